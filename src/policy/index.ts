@@ -1,0 +1,30 @@
+/** Public API of the rules engine. */
+
+export { appendAllowPrefixRule } from "./amend.ts";
+export { type CheckOutputOptions, renderCheckOutput } from "./check-output.ts";
+export { type ExecPolicyOutcome, type ExecPolicyRequest, evaluateExecPolicy } from "./evaluate.ts";
+export { commandMightBeDangerous, isKnownSafeCommand } from "./heuristics.ts";
+export {
+  defaultRulesFiles,
+  type Environment,
+  listRulesFiles,
+  loadDefaultPolicy,
+  loadPolicyFromFiles,
+  resolveCodexHome,
+  RulesLoadError,
+  SYSTEM_RULES_DIR,
+} from "./loader.ts";
+export {
+  type Decision,
+  type Evaluation,
+  type Fallback,
+  type HeuristicsRuleMatch,
+  isPolicyMatch,
+  type MatchOptions,
+  Policy,
+  PolicyError,
+  type PrefixRule,
+  type PrefixRuleMatch,
+  type RuleMatch,
+} from "./policy.ts";
+export { shlexJoin, shlexSplit, shlexTryJoin } from "./shlex.ts";

@@ -1,0 +1,247 @@
+/**
+ * The builtins of `.rules` files: `prefix_rule` (0.97 semantics, policy.md 1.2-1.4)
+ * and `host_executable` (later Codex, section 8, which this project adopts).
+ */
+
+import { type CallArgument, type CallStatement, parseStarlark, StarlarkError, type StarlarkValue, starlarkTypeName } from "./starlark.ts";
+import { basename, type Decision, matchPrefixRule, type PatternToken, type Policy, type PrefixRule } from "./policy.ts";
+import { shlexSplit, shlexTryJoin } from "./shlex.ts";
+
+/**
+ * Parses and evaluates one rules file into `policy`, which accumulates across
+ * files. Throws StarlarkError; on error the caller must discard the policy,
+ * because earlier calls of the file have already been added.
+ */
+export function applyRulesSource(policy: Policy, path: string, source: string): void {
+  const calls = parseStarlark(path, source);
+  // Starlark resolves names before running anything, so an unknown name fails the file up front.
+  for (const call of calls) {
+    if (!BUILTINS.has(call.callee)) throw new StarlarkError(path, call.location, undefinedNameReason(call.callee));
+  }
+  for (const call of calls) {
+    const context: CallContext = { policy, fail: (reason) => { throw new StarlarkError(path, call.location, reason); } };
+    if (call.callee === "prefix_rule") evaluatePrefixRule(context, call);
+    else evaluateHostExecutable(context, call);
+  }
+}
+
+interface CallContext {
+  readonly policy: Policy;
+  /** Raises an error located at the call, which is where the reference reports builtin errors. */
+  readonly fail: (reason: string) => never;
+}
+
+const BUILTINS = new Set(["prefix_rule", "host_executable"]);
+
+/** Standard Starlark functions: defined in the reference, but pointless and unsupported in our declarative subset. */
+const STARLARK_GLOBALS = new Set([
+  "all", "any", "bool", "dict", "dir", "enumerate", "fail", "float", "getattr", "hasattr", "hash", "int", "len",
+  "list", "max", "min", "print", "range", "repr", "reversed", "sorted", "str", "tuple", "type", "zip",
+]);
+
+function undefinedNameReason(name: string): string {
+  const supported = "rules files can only call prefix_rule and host_executable";
+  if (STARLARK_GLOBALS.has(name)) return `calling \`${name}\` is not supported: ${supported}`;
+  return `name \`${name}\` is not defined: ${supported}`;
+}
+
+// ---------------------------------------------------------------------------
+// Argument binding, with Starlark's positional-or-named parameter rules
+
+type Bound<P extends string> = Partial<Record<P, StarlarkValue>>;
+
+function bindArguments<P extends string>(
+  context: CallContext,
+  functionName: string,
+  parameters: readonly P[],
+  args: readonly CallArgument[],
+): Bound<P> {
+  const bound: Bound<P> = {};
+  const isParameter = (name: string): name is P => (parameters as readonly string[]).includes(name);
+  args.forEach((arg, index) => {
+    const parameter = arg.name ?? parameters[index];
+    if (parameter === undefined) {
+      const positionalCount = args.filter((candidate) => candidate.name === undefined).length;
+      context.fail(`Found ${positionalCount - parameters.length} extra positional argument(s) for call to \`${functionName}\``);
+    } else if (!isParameter(parameter)) {
+      context.fail(`Found \`${parameter}\` extra named parameter for call to \`${functionName}\``);
+    } else if (bound[parameter] !== undefined) {
+      context.fail(`Repeated parameter \`${parameter}\` for call to \`${functionName}\``);
+    } else {
+      bound[parameter] = arg.value;
+    }
+  });
+  return bound;
+}
+
+function requireArgument(context: CallContext, functionName: string, name: string, value: StarlarkValue | undefined): StarlarkValue {
+  return value ?? context.fail(`Missing parameter \`${name}\` for call to \`${functionName}\``);
+}
+
+/**
+ * The reference types optional parameters as "string or list", so an explicit
+ * `None` (or any other type) fails Starlark's type check.
+ */
+function typeMismatch(context: CallContext, name: string, expected: string, value: StarlarkValue): never {
+  return context.fail(`Type of parameter \`${name}\` doesn't match, expected \`${expected}\`, actual \`${starlarkTypeName(value)}\``);
+}
+
+function optionalString(context: CallContext, name: string, value: StarlarkValue | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return value.kind === "string" ? value.value : typeMismatch(context, name, "str", value);
+}
+
+function listItems(context: CallContext, name: string, value: StarlarkValue | undefined): readonly StarlarkValue[] {
+  if (value === undefined) return [];
+  return value.kind === "list" ? value.items : typeMismatch(context, name, "list", value);
+}
+
+// ---------------------------------------------------------------------------
+// prefix_rule
+
+const PREFIX_RULE_PARAMETERS = ["pattern", "decision", "match", "not_match", "justification"] as const;
+
+function evaluatePrefixRule(context: CallContext, call: CallStatement): void {
+  const args = bindArguments(context, "prefix_rule", PREFIX_RULE_PARAMETERS, call.args);
+  const pattern = listItems(context, "pattern", requireArgument(context, "prefix_rule", "pattern", args.pattern));
+  const rawDecision = optionalString(context, "decision", args.decision);
+  const matchExamples = listItems(context, "match", args.match);
+  const notMatchExamples = listItems(context, "not_match", args.not_match);
+  const rawJustification = optionalString(context, "justification", args.justification);
+
+  // The order below is the reference's; the first failure wins.
+  const decision = parseDecision(context, rawDecision ?? "allow");
+  if (rawJustification !== undefined && rawJustification.trim() === "") {
+    context.fail("invalid rule: justification cannot be empty");
+  }
+  const { first, rest } = parsePattern(context, pattern);
+  const positives = matchExamples.map((example) => parseExample(context, example));
+  const negatives = notMatchExamples.map((example) => parseExample(context, example));
+
+  // Alternatives in first position expand into one rule per program; later ones stay as matchers.
+  const programs = first.kind === "single" ? [first.value] : first.values;
+  const rules: PrefixRule[] = programs.map((program) => ({ first: program, rest, decision, justification: rawJustification }));
+
+  // In 0.97 examples are checked at once, and only against this call's rules.
+  for (const example of negatives) {
+    const matching = rules.find((rule) => matchPrefixRule(rule, example) !== undefined);
+    if (matching !== undefined) {
+      context.fail(`expected example to not match rule \`${formatRuleDebug(matching)}\`: ${renderExample(example)}`);
+    }
+  }
+  const unmatched = positives.filter((example) => !rules.some((rule) => matchPrefixRule(rule, example) !== undefined));
+  if (unmatched.length > 0) {
+    const ruleList = formatDebugStringList(rules.map(formatRuleDebug));
+    const exampleList = formatDebugStringList(unmatched.map(renderExample));
+    context.fail(`expected every example to match at least one rule. rules: ${ruleList}; unmatched examples: ${exampleList}`);
+  }
+
+  for (const rule of rules) context.policy.addRule(rule);
+}
+
+const DECISIONS: readonly Decision[] = ["allow", "prompt", "forbidden"];
+
+function parseDecision(context: CallContext, raw: string): Decision {
+  return DECISIONS.find((decision) => decision === raw) ?? context.fail(`invalid decision: ${raw}`);
+}
+
+function parsePattern(context: CallContext, elements: readonly StarlarkValue[]): { first: PatternToken; rest: PatternToken[] } {
+  const invalid = (message: string): never => context.fail(`invalid pattern element: ${message}`);
+  const [first, ...rest] = elements.map((element): PatternToken => {
+    if (element.kind === "string") return { kind: "single", value: element.value };
+    if (element.kind !== "list") {
+      return invalid(`pattern element must be a string or list of strings (got ${starlarkTypeName(element)})`);
+    }
+    if (element.items.length === 0) invalid("pattern alternatives cannot be empty");
+    const values = element.items.map((item) =>
+      item.kind === "string" ? item.value : invalid(`pattern alternative must be a string (got ${starlarkTypeName(item)})`),
+    );
+    const [only] = values;
+    return values.length === 1 && only !== undefined ? { kind: "single", value: only } : { kind: "alternatives", values };
+  });
+  return first === undefined ? invalid("pattern cannot be empty") : { first, rest };
+}
+
+function parseExample(context: CallContext, example: StarlarkValue): string[] {
+  const invalid = (message: string): never => context.fail(`invalid example: ${message}`);
+  if (example.kind === "string") {
+    const tokens = shlexSplit(example.value) ?? invalid("example string has invalid shell syntax");
+    if (tokens.length === 0) invalid("example cannot be an empty string");
+    return tokens;
+  }
+  if (example.kind === "list") {
+    if (example.items.length === 0) invalid("example cannot be an empty list");
+    return example.items.map((item) =>
+      item.kind === "string" ? item.value : invalid(`example tokens must be strings (got ${starlarkTypeName(item)})`),
+    );
+  }
+  return invalid(`example must be a string or list of strings (got ${starlarkTypeName(example)})`);
+}
+
+function renderExample(tokens: readonly string[]): string {
+  return shlexTryJoin(tokens) ?? "unable to render example";
+}
+
+// ---------------------------------------------------------------------------
+// host_executable
+
+const HOST_EXECUTABLE_PARAMETERS = ["name", "paths"] as const;
+
+function evaluateHostExecutable(context: CallContext, call: CallStatement): void {
+  const args = bindArguments(context, "host_executable", HOST_EXECUTABLE_PARAMETERS, call.args);
+  const nameValue = requireArgument(context, "host_executable", "name", args.name);
+  const name = nameValue.kind === "string" ? nameValue.value : typeMismatch(context, "name", "str", nameValue);
+  const items = listItems(context, "paths", requireArgument(context, "host_executable", "paths", args.paths));
+
+  if (name === "") context.fail("invalid rule: host_executable name cannot be empty");
+  if (name.includes("/") || name === "." || name === "..") {
+    context.fail(`invalid rule: host_executable name must be a bare executable name (got ${name})`);
+  }
+  const paths: string[] = [];
+  for (const item of items) {
+    if (item.kind !== "string") {
+      context.fail(`invalid rule: host_executable paths must be strings (got ${starlarkTypeName(item)})`);
+    } else {
+      // `~/...` paths (accepted by later Codex) are not supported: the server has no notion of the user's home here.
+      if (!item.value.startsWith("/")) context.fail(`invalid rule: host_executable paths must be absolute (got ${item.value})`);
+      if (basename(item.value) !== name) {
+        context.fail(`invalid rule: host_executable path \`${item.value}\` must have basename \`${name}\``);
+      }
+      if (!paths.includes(item.value)) paths.push(item.value);
+    }
+  }
+  context.policy.setHostExecutable(name, paths);
+}
+
+// ---------------------------------------------------------------------------
+// Rust `Debug` renderings used in example-check errors
+
+/** Rust's `{:?}` of a string. */
+export function rustDebugString(value: string): string {
+  let out = '"';
+  for (const char of value) {
+    const code = char.codePointAt(0) ?? 0;
+    if (char === '"' || char === "\\") out += `\\${char}`;
+    else if (char === "\n") out += "\\n";
+    else if (char === "\r") out += "\\r";
+    else if (char === "\t") out += "\\t";
+    else if (char === "\0") out += "\\0";
+    else if (code < 0x20 || code === 0x7f) out += `\\u{${code.toString(16)}}`;
+    else out += char;
+  }
+  return `${out}"`;
+}
+
+function formatDebugStringList(values: readonly string[]): string {
+  return `[${values.map(rustDebugString).join(", ")}]`;
+}
+
+/** E.g. `PrefixRule { pattern: PrefixPattern { first: "git", rest: [Single("status")] }, decision: Allow, justification: None }`. */
+export function formatRuleDebug(rule: PrefixRule): string {
+  const rest = rule.rest
+    .map((token) => (token.kind === "single" ? `Single(${rustDebugString(token.value)})` : `Alts(${formatDebugStringList(token.values)})`))
+    .join(", ");
+  const decision = `${rule.decision.charAt(0).toUpperCase()}${rule.decision.slice(1)}`;
+  const justification = rule.justification === undefined ? "None" : `Some(${rustDebugString(rule.justification)})`;
+  return `PrefixRule { pattern: PrefixPattern { first: ${rustDebugString(rule.first)}, rest: [${rest}] }, decision: ${decision}, justification: ${justification} }`;
+}

@@ -1,0 +1,130 @@
+// The three decisions end to end against the real patched Bash and a real
+// wrapper (ours compiled, and the reference's), with deterministic deciders
+// in this process instead of the rules engine.
+import { afterAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { ExecRequest } from "../../src/escalate/protocol.ts";
+import type { ExecDecider, ExecDecision } from "../../src/escalate/server.ts";
+import { SocketHub } from "../../src/escalate/socket-hub.ts";
+import { runShellCall, type ExecResult } from "../../src/exec/run.ts";
+import { isolatedEnv, PATCHED_BASH, REFERENCE_WRAPPER, tempDir, WRAPPER_BINARY } from "../support.ts";
+
+const hub = new SocketHub();
+const env = isolatedEnv();
+
+/** Escalates or denies programs by basename; everything else runs in place. */
+function decider(rules: Record<string, ExecDecision>, seen: ExecRequest[] = []): ExecDecider {
+  return async (request) => {
+    seen.push(request);
+    return rules[request.file.slice(request.file.lastIndexOf("/") + 1)] ?? { kind: "run" };
+  };
+}
+
+function run(command: string, decide: ExecDecider, options: { wrapper?: string; workdir?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
+  return runShellCall({
+    command,
+    workdir: options.workdir ?? "/tmp",
+    login: false,
+    timeoutMs: options.timeoutMs ?? 10_000,
+    bashPath: PATCHED_BASH,
+    wrapperPath: options.wrapper ?? WRAPPER_BINARY,
+    env,
+    decide,
+    hub,
+    launch: (bashArgv, bashEnv) => ({ file: bashArgv[0]!, argv0: bashArgv[0]!, args: bashArgv.slice(1), env: bashEnv }),
+  });
+}
+
+const WRAPPERS = [
+  ["our wrapper", WRAPPER_BINARY],
+  ["the reference's wrapper", REFERENCE_WRAPPER],
+] as const;
+
+for (const [name, wrapper] of WRAPPERS) {
+  describe(`decisions with ${name}`, () => {
+    test("Run: the program runs in place and every exec is asked about", async () => {
+      const seen: ExecRequest[] = [];
+      const result = await run("/bin/echo hi | /usr/bin/tr a-z A-Z", decider({}, seen), { wrapper });
+      expect(result).toMatchObject({ exit_code: 0, output: "HI\n", timed_out: false });
+      expect(seen.map((request) => request.file).sort()).toEqual(["/bin/echo", "/usr/bin/tr"]);
+      expect(seen[0]!.workdir).toBe("/tmp");
+      expect(seen[0]!.env.CODEX_ESCALATE_SOCKET).toBeUndefined();
+      expect(seen[0]!.env.BASH_EXEC_WRAPPER).toBeUndefined();
+    });
+
+    test("Escalate: the server runs it; output and exit code reach the caller", async () => {
+      const result = await run("/bin/sh -c 'echo out; echo err >&2; exit 7'; echo after=$?", decider({ sh: { kind: "escalate" } }), { wrapper });
+      expect(result.output).toBe("out\nerr\nafter=7\n");
+      expect(result.exit_code).toBe(0);
+    });
+
+    test("Escalate: argv[0], the environment and the working directory arrive", async () => {
+      const dir = tempDir();
+      const result = await run(`cd ${dir} && GREETING=hello exec -a custom-name /bin/sh -c 'echo "$0 $GREETING $(pwd)"'`, decider({ sh: { kind: "escalate" } }), {
+        wrapper,
+      });
+      expect(result).toMatchObject({ exit_code: 0, output: `custom-name hello ${dir}\n` });
+    });
+
+    test("Escalate: the program reads the caller's stdin", async () => {
+      const result = await run("echo piped | /usr/bin/wc -c", decider({ wc: { kind: "escalate" } }), { wrapper });
+      expect(result.output.trim()).toBe("6");
+    });
+
+    test("Deny: the reason on stderr and exit status 1", async () => {
+      const result = await run("/bin/rm -rf /nonexistent; echo status=$?", decider({ rm: { kind: "deny", reason: "Execution forbidden by policy" } }), { wrapper });
+      expect(result.output).toBe("Execution denied: Execution forbidden by policy\nstatus=1\n");
+    });
+
+    test("Deny without a reason", async () => {
+      const result = await run("/bin/ls; echo status=$?", decider({ ls: { kind: "deny", reason: null } }), { wrapper });
+      expect(result.output).toBe("Execution denied\nstatus=1\n");
+    });
+  });
+}
+
+describe("the server side keeps serving whatever a sandboxed process sends", () => {
+  // A hostile program inside the shell, speaking to the inherited socket.
+  const HOSTILE = String.raw`
+import os, socket, struct, sys, array
+fd = int(os.environ["CODEX_ESCALATE_SOCKET"])
+dgram = socket.socket(fileno=os.dup(fd))
+def session():
+    ours, theirs = socket.socketpair()
+    dgram.sendmsg([b"\0"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [theirs.fileno()]))])
+    theirs.close()
+    return ours
+mode = sys.argv[1]
+s = session()
+if mode == "garbage":
+    s.sendall(struct.pack("<I", 11) + b"not json!!!")
+elif mode == "huge":
+    s.sendall(struct.pack("<I", 0xFFFFFFFF) + b"x" * 1000)
+elif mode == "half":
+    s.sendall(struct.pack("<I", 100) + b'{"file"')
+    # and never finish: the server must not wait for us
+s.settimeout(5)
+try:
+    print(mode, "reply:", len(s.recv(100)))
+except Exception as e:
+    print(mode, "reply:", type(e).__name__)
+`;
+
+  for (const mode of ["garbage", "huge", "half"]) {
+    test(`${mode} frame: that session is closed, the next exec works`, async () => {
+      const dir = tempDir();
+      writeFileSync(join(dir, "hostile.py"), HOSTILE);
+      const seen: ExecRequest[] = [];
+      const timeout = mode === "half" ? "timeout 1 " : "";
+      const result = await run(`${timeout}python3 hostile.py ${mode}; /bin/echo still-serving`, decider({}, seen), { workdir: dir });
+      if (mode !== "half") expect(result.output).toContain(`${mode} reply: 0`);
+      expect(result.output).toEndWith("still-serving\n");
+      expect(seen.some((request) => request.file === "/bin/echo")).toBe(true);
+    });
+  }
+});
+
+afterAll(() => {
+  // Nothing to close: the hub's worker is unref'd and dies with the test process.
+});

@@ -1,0 +1,167 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  LINUX_SANDBOX_ARGV0,
+  SandboxUnavailableError,
+  parseLauncherArgs,
+  planSandboxedCommand,
+  sandboxLaunchArgs,
+} from "../../src/sandbox/launch.ts";
+import type { SandboxPolicy, SandboxState } from "../../src/sandbox/policy.ts";
+import { SANDBOX_EXEC_PATH, seatbeltArgs, seatbeltProfile } from "../../src/sandbox/seatbelt.ts";
+
+const base = mkdtempSync(join(tmpdir(), "sbx-seatbelt-"));
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+const workspace = join(base, "ws");
+const extra = join(base, "extra");
+mkdirSync(join(workspace, ".git"), { recursive: true });
+mkdirSync(join(workspace, ".codex"));
+mkdirSync(extra);
+
+const workspaceWrite = (network_access: boolean): SandboxPolicy & { type: "workspace-write" } => ({
+  type: "workspace-write",
+  writable_roots: [extra],
+  network_access,
+  exclude_tmpdir_env_var: true,
+  exclude_slash_tmp: true,
+});
+
+describe("seatbelt profile", () => {
+  test("read-only: closed by default, reads allowed, no writes but /dev/null, no network", () => {
+    const { profile, params } = seatbeltProfile({ type: "read-only" }, workspace, {});
+    expect(profile.startsWith("(version 1)\n")).toBe(true);
+    expect(profile).toContain("(deny default)");
+    expect(profile).toContain("(allow file-read*)");
+    expect(profile).toContain("(allow process-exec)");
+    expect(profile).toContain("(allow process-fork)");
+    expect(profile).toContain("(allow signal (target same-sandbox))");
+    expect(profile).toContain("(allow sysctl-read");
+    expect(profile).toContain('(allow file-write-data (require-all (literal "/dev/null") (vnode-type CHARACTER-DEVICE)))');
+    expect(profile).not.toContain("(allow file-write*");
+    expect(profile).not.toContain("network");
+    expect(params).toEqual([]);
+  });
+
+  test("workspace-write: roots as params, .git and .codex carved out, paths never in the text", () => {
+    const { profile, params } = seatbeltProfile(workspaceWrite(false), workspace, {});
+    expect(params).toEqual([
+      ["WRITABLE_ROOT_0", extra],
+      ["WRITABLE_ROOT_1", workspace],
+      ["WRITABLE_ROOT_1_RO_0", join(workspace, ".git")],
+      ["WRITABLE_ROOT_1_RO_1", join(workspace, ".codex")],
+    ]);
+    expect(profile).toContain(
+      '(allow file-write*\n  (subpath (param "WRITABLE_ROOT_0"))\n  (require-all (subpath (param "WRITABLE_ROOT_1"))' +
+        ' (require-not (subpath (param "WRITABLE_ROOT_1_RO_0"))) (require-not (subpath (param "WRITABLE_ROOT_1_RO_1")))))',
+    );
+    expect(profile).not.toContain(base);
+    expect(profile).not.toContain("(allow network");
+  });
+
+  test("network only when the policy enables it", () => {
+    const { profile } = seatbeltProfile(workspaceWrite(true), workspace, {});
+    expect(profile).toContain("(allow network-outbound)");
+    expect(profile).toContain("(allow network-inbound)");
+    expect(profile).toContain("(allow system-socket)");
+  });
+
+  test("/tmp and $TMPDIR become roots unless excluded", () => {
+    const policy = { ...workspaceWrite(false), exclude_slash_tmp: false, exclude_tmpdir_env_var: false };
+    const { params } = seatbeltProfile(policy, workspace, { TMPDIR: extra });
+    expect(params.map(([key, value]) => `${key}=${value}`)).toContain("WRITABLE_ROOT_2=/tmp");
+  });
+
+  test("arguments: -p profile, -D params, --, command", () => {
+    const command = ["/bin/bash", "-lc", "ls"];
+    const args = seatbeltArgs(workspaceWrite(false), workspace, {}, command);
+    const { profile } = seatbeltProfile(workspaceWrite(false), workspace, {});
+    expect(args).toEqual([
+      "-p",
+      profile,
+      `-DWRITABLE_ROOT_0=${extra}`,
+      `-DWRITABLE_ROOT_1=${workspace}`,
+      `-DWRITABLE_ROOT_1_RO_0=${join(workspace, ".git")}`,
+      `-DWRITABLE_ROOT_1_RO_1=${join(workspace, ".codex")}`,
+      "--",
+      ...command,
+    ]);
+  });
+});
+
+describe("planSandboxedCommand", () => {
+  const bashArgv = ["/opt/bash", "-lc", "echo hi"];
+  const state = (sandboxPolicy: SandboxPolicy): SandboxState => ({ sandboxPolicy, codexLinuxSandboxExe: null, sandboxCwd: workspace });
+  const plan = (sandboxPolicy: SandboxPolicy, platform: NodeJS.Platform, allowUnsandboxed = false) =>
+    planSandboxedCommand({ state: state(sandboxPolicy), bashArgv, selfExecutable: "/opt/self", env: { PATH: "/bin", GONE: undefined }, platform, allowUnsandboxed });
+
+  test("linux read-only: our binary as codex-linux-sandbox", () => {
+    expect(plan({ type: "read-only" }, "linux")).toEqual({
+      file: "/opt/self",
+      argv0: LINUX_SANDBOX_ARGV0,
+      args: ["--", ...bashArgv],
+      env: { PATH: "/bin", CODEX_SANDBOX_NETWORK_DISABLED: "1" },
+      sandbox: "landlock",
+      degraded: false,
+    });
+  });
+
+  test("linux workspace-write with network and degraded mode", () => {
+    const result = plan(workspaceWrite(true), "linux", true);
+    expect(result.args).toEqual([
+      "--writable-root", extra, "--writable-root", workspace, "--allow-network", "--allow-unsandboxed", "--", ...bashArgv,
+    ]);
+    expect(result.env).toEqual({ PATH: "/bin" });
+  });
+
+  test("full access runs bash directly", () => {
+    for (const platform of ["linux", "darwin", "win32"] as NodeJS.Platform[]) {
+      expect(plan({ type: "danger-full-access" }, platform)).toEqual({
+        file: "/opt/bash", argv0: "/opt/bash", args: ["-lc", "echo hi"], env: { PATH: "/bin" }, sandbox: "none", degraded: false,
+      });
+    }
+    expect(plan({ type: "external-sandbox", network_access: "restricted" }, "linux").env).toEqual({
+      PATH: "/bin",
+      CODEX_SANDBOX_NETWORK_DISABLED: "1",
+    });
+  });
+
+  test("macOS: sandbox-exec with the profile", () => {
+    const result = plan({ type: "read-only" }, "darwin");
+    expect(result.file).toBe(SANDBOX_EXEC_PATH);
+    expect(result.args).toEqual(seatbeltArgs({ type: "read-only" }, workspace, {}, bashArgv));
+    expect(result.env.CODEX_SANDBOX).toBe("seatbelt");
+    expect(result.sandbox).toBe("seatbelt");
+  });
+
+  test("a platform without a sandbox refuses unless degraded mode is on", () => {
+    expect(() => plan({ type: "read-only" }, "win32")).toThrow(SandboxUnavailableError);
+    expect(plan({ type: "read-only" }, "win32", true)).toMatchObject({ file: "/opt/bash", sandbox: "none", degraded: true });
+  });
+});
+
+describe("launcher arguments", () => {
+  test("sandboxLaunchArgs round-trips through parseLauncherArgs", () => {
+    const args = sandboxLaunchArgs(state(workspaceWrite(false)), {}, { allowUnsandboxed: true });
+    expect(parseLauncherArgs([...args, "--", "/bin/bash", "-c", "--allow-network"])).toEqual({
+      writableRoots: [extra, workspace],
+      allowNetwork: false,
+      allowUnsandboxed: true,
+      program: "/bin/bash",
+      programArgs: ["-c", "--allow-network"],
+    });
+  });
+
+  test("the -- may be missing; bad options are rejected", () => {
+    expect(parseLauncherArgs(["bash", "-c", "x"])).toMatchObject({ program: "bash", programArgs: ["-c", "x"] });
+    expect(() => parseLauncherArgs(["--bogus", "--", "bash"])).toThrow("unknown option");
+    expect(() => parseLauncherArgs(["--writable-root", "rel", "--", "bash"])).toThrow("absolute path");
+    expect(() => parseLauncherArgs(["--"])).toThrow("expected -- <program>");
+  });
+
+  function state(sandboxPolicy: SandboxPolicy): SandboxState {
+    return { sandboxPolicy, codexLinuxSandboxExe: null, sandboxCwd: workspace };
+  }
+});

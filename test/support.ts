@@ -1,0 +1,84 @@
+// Shared by the integration tests: where the real parts are (our compiled
+// binary, the reference's binaries and patched Bash from npm), and an MCP
+// client that drives a server over stdio as a user's client would.
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { existsSync, mkdtempSync, realpathSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+
+export const ROOT = resolve(import.meta.dir, "..");
+export const SERVER_BINARY = join(ROOT, "dist/codex-exec-mcp-server");
+export const WRAPPER_BINARY = join(ROOT, "dist/codex-execve-wrapper");
+
+const REFERENCE_TRIPLE = process.arch === "arm64" ? "aarch64-unknown-linux-musl" : "x86_64-unknown-linux-musl";
+const REFERENCE_VENDOR = join(ROOT, "node_modules/@openai/codex-shell-tool-mcp/vendor", REFERENCE_TRIPLE);
+export const REFERENCE_SERVER = join(REFERENCE_VENDOR, "codex-exec-mcp-server");
+export const REFERENCE_WRAPPER = join(REFERENCE_VENDOR, "codex-execve-wrapper");
+/** The patched Bash our binary embeds for this machine (Debian 12 here). */
+export const PATCHED_BASH = join(REFERENCE_VENDOR, "bash/debian-12/bash");
+
+if (!existsSync(SERVER_BINARY)) throw new Error(`${SERVER_BINARY} is missing: run \`npm test\` (it builds first)`);
+
+export function tempDir(prefix = "codex-exec-test-"): string {
+  // Real path: the sandbox and the rules see resolved paths.
+  return realpathSync(mkdtempSync(join(tmpdir(), prefix)));
+}
+
+export interface ExecResultJson {
+  exit_code: number;
+  output: string;
+  duration: { secs: number; nanos: number };
+  timed_out: boolean;
+}
+
+export interface ServerOptions {
+  command?: string;
+  args?: string[];
+  env?: Record<string, string>;
+  elicitation?: boolean;
+}
+
+/** Baseline environment for servers under test: no user rules, a private cache. */
+export function isolatedEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
+  const home = tempDir("codex-exec-home-");
+  // A login shell must not pick up the machine's profile noise (pyenv shims...).
+  delete env.BASH_ENV;
+  return { ...env, CODEX_HOME: home, XDG_CACHE_HOME: join(ROOT, "dist/.test-cache"), ...extra };
+}
+
+export async function connect(options: ServerOptions = {}): Promise<Client> {
+  const transport = new StdioClientTransport({
+    command: options.command ?? SERVER_BINARY,
+    args: options.args ?? [],
+    env: options.env ?? isolatedEnv(),
+    stderr: "pipe",
+  });
+  const client = new Client(
+    { name: "codex-exec-tests", version: "1.0.0" },
+    { capabilities: options.elicitation === false ? {} : { elicitation: {} } },
+  );
+  await client.connect(transport);
+  return client;
+}
+
+export async function shell(
+  client: Client,
+  args: { command: string; workdir?: string; login?: boolean; timeout_ms?: number },
+): Promise<ExecResultJson> {
+  const result = await client.callTool({ name: "shell", arguments: { workdir: "/tmp", login: false, ...args } });
+  const content = result.content as { type: string; text: string }[];
+  if (result.isError) throw new Error(`tool error: ${content[0]?.text}`);
+  return JSON.parse(content[0]!.text) as ExecResultJson;
+}
+
+/** Sends the Codex sandbox-state request (the reference's own extension). */
+export async function setSandbox(client: Client, sandboxPolicy: Record<string, unknown>, sandboxCwd = "/tmp"): Promise<void> {
+  await client.request(
+    { method: "codex/sandbox-state/update", params: { sandboxPolicy, sandboxCwd, codexLinuxSandboxExe: null } },
+    z.object({}).passthrough(),
+  );
+}
