@@ -3,6 +3,7 @@
 // client that drives a server over stdio as a user's client would.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { existsSync, mkdtempSync, realpathSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -38,6 +39,8 @@ export interface ServerOptions {
   args?: string[];
   env?: Record<string, string>;
   elicitation?: boolean;
+  /** Sees every JSON-RPC message from the server as it arrived, before the SDK parses it. */
+  onServerMessage?: (message: JSONRPCMessage) => void;
 }
 
 /** Baseline environment for servers under test: no user rules, a private cache. */
@@ -62,6 +65,14 @@ export async function connect(options: ServerOptions = {}): Promise<Client> {
     { capabilities: options.elicitation === false ? {} : { elicitation: {} } },
   );
   await client.connect(transport);
+  const { onServerMessage } = options;
+  const deliver = transport.onmessage;
+  if (onServerMessage !== undefined && deliver !== undefined) {
+    transport.onmessage = (message) => {
+      onServerMessage(message);
+      deliver(message);
+    };
+  }
   return client;
 }
 

@@ -1,7 +1,7 @@
-// Command line of the server role (citty): `serve` (the default), and more
-// subcommands as they land.
+// Command line of the server role (citty): `serve` (the default), `check`.
 import { defineCommand, runMain } from "citty";
 import { SERVER_NAME, SERVER_VERSION } from "../mcp/server.ts";
+import { checkCommand } from "./check.ts";
 import { serveCommand } from "./serve.ts";
 
 const main = defineCommand({
@@ -10,9 +10,10 @@ const main = defineCommand({
     version: SERVER_VERSION,
     description: "MCP server with a `shell` tool whose every exec is checked against Codex .rules files",
   },
+  // Declared here too so that `--bash <path>` is not mistaken for a subcommand name.
   args: serveCommand.args,
-  subCommands: { serve: serveCommand },
-  run: serveCommand.run,
+  subCommands: { serve: serveCommand, check: checkCommand },
+  default: "serve",
 });
 
 export async function runCli(args: string[]): Promise<void> {

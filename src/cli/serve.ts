@@ -2,7 +2,9 @@
 import { defineCommand } from "citty";
 import { consola } from "consola";
 import { BashNotFoundError, resolveBash } from "../exec/bash.ts";
+import { DEFAULT_APPROVAL_TIMEOUT_MS } from "../mcp/approval.ts";
 import { serveStdio } from "../mcp/server.ts";
+import { loadDefaultPolicy, RulesLoadError, type Policy } from "../policy/index.ts";
 import { resolveWrapperPath } from "./wrapper-path.ts";
 
 export const serveCommand = defineCommand({
@@ -11,6 +13,10 @@ export const serveCommand = defineCommand({
     bash: { type: "string", description: "Path to the patched Bash (default: $CODEX_BASH_PATH, else the embedded one)" },
     execve: { type: "string", description: "Path to codex-execve-wrapper (default: beside this binary, else a cached symlink to it)" },
     "preserve-program-paths": { type: "boolean", description: "Match rules on the full program path instead of its basename" },
+    "approval-timeout": {
+      type: "string",
+      description: `Seconds an approval question may stay unanswered before it counts as a denial (default ${DEFAULT_APPROVAL_TIMEOUT_MS / 1000})`,
+    },
     "allow-unsandboxed": {
       type: "boolean",
       description: "Degraded mode: where no sandbox can be applied (no Landlock), run commands unconfined and say so in every result, instead of failing",
@@ -19,6 +25,16 @@ export const serveCommand = defineCommand({
   async run({ args }) {
     // stdout is the JSON-RPC channel: every log line goes to stderr.
     consola.options.stdout = process.stderr;
+    const approvalTimeoutMs = parseSeconds(args["approval-timeout"], DEFAULT_APPROVAL_TIMEOUT_MS);
+    let policy: Policy;
+    try {
+      // Loaded once: a broken rules file stops the server here, naming file:line:col.
+      policy = loadDefaultPolicy(process.env);
+    } catch (error) {
+      if (!(error instanceof RulesLoadError)) throw error;
+      consola.error(error.message);
+      process.exit(1);
+    }
     let bashPath: string;
     try {
       bashPath = await resolveBash({ flag: args.bash, env: process.env });
@@ -33,9 +49,23 @@ export const serveCommand = defineCommand({
       bashPath,
       wrapperPath,
       env: process.env,
-      deciderFor: () => async () => ({ kind: "run" }),
+      policy,
+      preserveProgramPaths: args["preserve-program-paths"] === true,
+      approvalTimeoutMs,
       allowUnsandboxed: args["allow-unsandboxed"] === true,
       log: (message) => consola.info(message),
     });
+    // Idle workers and timers must not keep a server without a client alive.
+    process.exit(0);
   },
 });
+
+function parseSeconds(raw: string | undefined, fallbackMs: number): number {
+  if (raw === undefined) return fallbackMs;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    consola.error(`--approval-timeout must be a positive number of seconds, got ${JSON.stringify(raw)}`);
+    process.exit(2);
+  }
+  return seconds * 1000;
+}

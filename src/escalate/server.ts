@@ -18,8 +18,12 @@ import type { SocketHub } from "./socket-hub.ts";
 import type { WorkerReport } from "./socket-worker-protocol.ts";
 import { spawnEscalated, type EscalatedProcess } from "./spawn.ts";
 
-/** What the server decided for one intercepted exec. */
-export type ExecDecision = { kind: "run" } | { kind: "escalate" } | { kind: "deny"; reason: string | null };
+/**
+ * What the server decided for one intercepted exec. An escalation may name
+ * the path to start (the program's resolved real path) instead of the
+ * request's `file`.
+ */
+export type ExecDecision = { kind: "run" } | { kind: "escalate"; file?: string } | { kind: "deny"; reason: string | null };
 
 /**
  * Decides for one exec. `request.file` is absolute (resolved against the
@@ -167,7 +171,7 @@ export class CallEscalation {
       }
     }
     if (session.state !== "deciding") return;
-    session.request = request;
+    session.request = decision.kind === "escalate" && decision.file !== undefined ? { ...request, file: decision.file } : request;
     session.state = decision.kind === "escalate" ? "awaiting-fds" : "done";
     if (!this.reply(session, responseFor(decision)) || session.state === "done") this.endSession(session);
   }

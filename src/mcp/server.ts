@@ -5,12 +5,22 @@ import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import type { ExecDecider } from "../escalate/server.ts";
 import { SocketHub } from "../escalate/socket-hub.ts";
+import type { Deadline } from "../exec/deadline.ts";
 import { DEFAULT_TIMEOUT_MS, runShellCall, type ExecResult } from "../exec/run.ts";
+import { createExecDecider, realRoots } from "../policy/decide.ts";
+import type { Policy } from "../policy/index.ts";
 import { LAUNCHER_FAILURE_EXIT_CODE } from "../sandbox/linux-launcher.ts";
 import { planSandboxedCommand } from "../sandbox/launch.ts";
-import { defaultSandboxState, parseSandboxState, SandboxStateError, type SandboxState } from "../sandbox/policy.ts";
+import {
+  defaultSandboxState,
+  hasFullDiskWriteAccess,
+  parseSandboxState,
+  SandboxStateError,
+  writableRoots,
+  type SandboxState,
+} from "../sandbox/policy.ts";
+import { askApproval } from "./approval.ts";
 import { parseShellArgs, SERVER_INSTRUCTIONS, SHELL_TOOL, SHELL_TOOL_NAME } from "./schema.ts";
 
 export const SERVER_NAME = "codex-exec-mcp-server";
@@ -20,18 +30,14 @@ export interface ExecServerConfig {
   bashPath: string;
   wrapperPath: string;
   env: Readonly<Record<string, string | undefined>>;
-  /** Builds the decider for one call (rules, approvals, escalation safety). */
-  deciderFor: (context: CallContext) => ExecDecider;
+  policy: Policy;
+  preserveProgramPaths: boolean;
+  /** How long an approval question may stay unanswered before it counts as a denial. */
+  approvalTimeoutMs: number;
   /** Degraded mode: run unconfined (with a warning) where no sandbox is available. */
   allowUnsandboxed: boolean;
   outputLimit?: number;
   log: (message: string) => void;
-}
-
-export interface CallContext {
-  workdir: string;
-  sandbox: SandboxState;
-  server: Server;
 }
 
 export const SANDBOX_STATE_METHOD = "codex/sandbox-state/update";
@@ -59,7 +65,15 @@ function errorResult(message: string): CallToolResult {
   return { content: [{ type: "text", text: message }], isError: true };
 }
 
-export function createExecServer(config: ExecServerConfig): Server {
+export interface ExecServer {
+  server: Server;
+  /** Kills every running call (its process group and escalated programs). */
+  abortAll(): void;
+  /** Calls still running. */
+  readonly activeCalls: number;
+}
+
+export function createExecServer(config: ExecServerConfig): ExecServer {
   const server = new Server(
     { name: SERVER_NAME, version: SERVER_VERSION },
     {
@@ -74,6 +88,7 @@ export function createExecServer(config: ExecServerConfig): Server {
     },
   );
   const hub = new SocketHub();
+  const running = new Set<AbortController>();
   let sandboxState: SandboxState | null = null;
 
   server.setRequestHandler(SandboxStateRequest, (request) => {
@@ -101,6 +116,30 @@ export function createExecServer(config: ExecServerConfig): Server {
     } catch (error) {
       return errorResult(`invalid ${SANDBOX_STATE_META_KEY}: ${(error as Error).message}`);
     }
+    // Cancelled by the client (notifications/cancelled) or by our shutdown.
+    const abort = new AbortController();
+    const forwardCancel = () => abort.abort();
+    extra.signal.addEventListener("abort", forwardCancel, { once: true });
+    if (extra.signal.aborted) abort.abort();
+    running.add(abort);
+    // Set once the call starts; approval questions stop its clock.
+    let deadline: Deadline | undefined;
+    const decide = createExecDecider({
+      policy: config.policy,
+      preserveProgramPaths: config.preserveProgramPaths,
+      sandboxWritableRoots: hasFullDiskWriteAccess(sandbox.sandboxPolicy)
+        ? "everything"
+        : realRoots(writableRoots(sandbox.sandboxPolicy, sandbox.sandboxCwd, config.env)),
+      ask: async (message) => {
+        deadline?.pause();
+        try {
+          return await askApproval(message, { server, timeoutMs: config.approvalTimeoutMs, signal: abort.signal });
+        } finally {
+          deadline?.resume();
+        }
+      },
+      log: config.log,
+    });
     try {
       const result = await runShellCall({
         command,
@@ -110,7 +149,10 @@ export function createExecServer(config: ExecServerConfig): Server {
         bashPath: config.bashPath,
         wrapperPath: config.wrapperPath,
         env: config.env,
-        decide: config.deciderFor({ workdir, sandbox, server }),
+        decide,
+        onDeadline: (started) => {
+          deadline = started;
+        },
         hub,
         launch: (bashArgv, env) =>
           planSandboxedCommand({
@@ -121,7 +163,7 @@ export function createExecServer(config: ExecServerConfig): Server {
             platform: process.platform,
             allowUnsandboxed: config.allowUnsandboxed,
           }),
-        signal: extra.signal,
+        signal: abort.signal,
         outputLimit: config.outputLimit,
         log: config.log,
       });
@@ -130,19 +172,43 @@ export function createExecServer(config: ExecServerConfig): Server {
       return { content: [{ type: "text", text: JSON.stringify(result) }], isError: false };
     } catch (error) {
       return errorResult(`failed to run the command: ${(error as Error).message}`);
+    } finally {
+      running.delete(abort);
+      extra.signal.removeEventListener("abort", forwardCancel);
     }
   });
 
-  return server;
+  return {
+    server,
+    abortAll: () => running.forEach((controller) => controller.abort()),
+    get activeCalls() {
+      return running.size;
+    },
+  };
 }
 
 /** Serves on stdin/stdout until the client goes away. */
+/** How long running calls get to wind down (kill, collect) when the client goes away. */
+const SHUTDOWN_GRACE_MS = 1_000;
+
+/**
+ * Serves on stdin/stdout until the client goes away (stdin closes, SIGTERM,
+ * SIGINT); then every running call is killed and the returned promise
+ * resolves, so the caller can exit with nothing left behind.
+ */
 export async function serveStdio(config: ExecServerConfig): Promise<void> {
-  const server = createExecServer(config);
-  const closed = new Promise<void>((resolve) => {
-    server.onclose = () => resolve();
+  const exec = createExecServer(config);
+  let stop: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
   });
-  await server.connect(new StdioServerTransport());
-  process.stdin.on("end", () => void server.close());
-  await closed;
+  exec.server.onclose = () => stop();
+  process.stdin.on("end", () => stop());
+  process.once("SIGTERM", () => stop());
+  process.once("SIGINT", () => stop());
+  await exec.server.connect(new StdioServerTransport());
+  await stopped;
+  exec.abortAll();
+  const deadline = Date.now() + SHUTDOWN_GRACE_MS;
+  while (exec.activeCalls > 0 && Date.now() < deadline) await Bun.sleep(10);
 }
