@@ -65,11 +65,34 @@ try:
     print("py-tcp=" + s.recv(16).decode().strip())
 except OSError as e:
     print("py-tcp=error errno=%d %s" % (e.errno, type(e).__name__))`;
-/** Python: an AF_UNIX socketpair, which must keep working with the network off. */
-const PY_SOCKETPAIR = `import socket
+/**
+ * Python: an AF_UNIX socketpair, which must keep working with the network off
+ * (the exec wrapper itself needs socketpair + sendmsg): read/write,
+ * sendmsg/recvmsg and recv (recvfrom) work.
+ */
+const PY_SOCKETPAIR = `import os, socket
 a, b = socket.socketpair()
-a.sendall(b"ping")
-print("socketpair=" + b.recv(4).decode())`;
+print("family=" + a.family.name)
+os.write(a.fileno(), b"ping")
+print("read=" + os.read(b.fileno(), 4).decode())
+a.sendmsg([b"pong"])
+print("recvmsg=" + b.recvmsg(4)[0].decode())
+os.write(b.fileno(), b"back")
+print("recv=" + a.recv(4).decode())`;
+/** Python: the calls the reference's list refuses whatever the address family. */
+const PY_UNIX_REFUSED = `import socket
+def attempt(name, f):
+    try:
+        f()
+        print(name + "=ok")
+    except PermissionError:
+        print(name + "=EPERM")
+a, b = socket.socketpair()
+attempt("send", lambda: a.send(b"x"))
+attempt("getsockopt", lambda: a.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE))
+attempt("inet-socket", lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+attempt("inet6-socket", lambda: socket.socket(socket.AF_INET6, socket.SOCK_DGRAM))
+attempt("unix-socket", lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))`;
 
 function py(script: string): string {
   if (PYTHON === null) throw new Error("no python3");
@@ -122,8 +145,12 @@ async function start(options: Parameters<typeof connect>[0] = {}): Promise<Clien
 }
 
 let client: Client;
+/** How Bash starts its own error messages: `<path of the patched Bash>: `. */
+let BASH_PREFIX = "";
 beforeAll(async () => {
   client = await start();
+  BASH_PREFIX = (await shell(client, { command: `printf '%s: ' "$0"` })).output;
+  expect(BASH_PREFIX).toEndWith("/bash: ");
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
@@ -179,7 +206,8 @@ describe("read-only via codex/sandbox-state/update", () => {
     });
     expect(result.output).toBe(
       `touch: cannot touch '${inCwd}': Permission denied\ntouch=1\n` +
-        `bash: line 1: ${inTmp}: Permission denied\nredirect=1\n${HOSTNAME}devnull-ok\n`,
+        // Bash names itself by its path in error messages.
+        `${BASH_PREFIX}line 1: ${inTmp}: Permission denied\nredirect=1\n${HOSTNAME}devnull-ok\n`,
     );
     expect(existsSync(inCwd)).toBe(false);
     expect(existsSync(inTmp)).toBe(false);
@@ -210,7 +238,7 @@ describe("workspace-write", () => {
         .join("; "),
       workdir: cwd,
     });
-    expect(result.output).toBe(`ok\nok\nok\nbash: line 1: ${paths.outside}: Permission denied\ndenied\n`);
+    expect(result.output).toBe(`ok\nok\nok\n${BASH_PREFIX}line 1: ${paths.outside}: Permission denied\ndenied\n`);
     expect(readFileSync(paths.cwd, "utf8")).toBe("data\n");
     expect(readFileSync(paths.root, "utf8")).toBe("data\n");
     expect(readFileSync(paths.tmp, "utf8")).toBe("data\n");
@@ -330,7 +358,23 @@ describe("network", () => {
     const workdir = outsideDir("net-unix");
     await setSandbox(client, { type: "read-only" }, workdir);
     const result = await shell(client, { command: `echo "disabled=$CODEX_SANDBOX_NETWORK_DISABLED"; ${py(PY_SOCKETPAIR)}`, workdir });
-    expect(result).toMatchObject({ exit_code: 0, output: "disabled=1\nsocketpair=ping\n" });
+    expect(result).toMatchObject({ exit_code: 0, output: "disabled=1\nfamily=AF_UNIX\nread=ping\nrecvmsg=pong\nrecv=back\n" });
+  });
+
+  // The reference's seccomp list (sandbox.md section 2.3): send() is sendto(2),
+  // refused even on AF_UNIX, as are getsockopt and non-AF_UNIX sockets.
+  test.skipIf(PYTHON === null)("with the network off, the reference's list applies: sendto and getsockopt refused, only AF_UNIX sockets", async () => {
+    const workdir = outsideDir("net-unix-refused");
+    await setSandbox(client, { type: "read-only" }, workdir);
+    const result = await shell(client, { command: py(PY_UNIX_REFUSED), workdir });
+    expect(result).toMatchObject({
+      exit_code: 0,
+      output: "send=EPERM\ngetsockopt=EPERM\ninet-socket=EPERM\ninet6-socket=EPERM\nunix-socket=ok\n",
+    });
+    // The same calls all work when the network is allowed.
+    await setSandbox(client, workspaceWrite({ network_access: true }), workdir);
+    const allowed = await shell(client, { command: py(PY_UNIX_REFUSED), workdir });
+    expect(allowed.output).toBe("send=ok\ngetsockopt=ok\ninet-socket=ok\ninet6-socket=ok\nunix-socket=ok\n");
   });
 
   test("interception still works inside the sandbox with the network off", async () => {
