@@ -1,7 +1,8 @@
-// Command line of the server role (citty): `serve` (the default), `check`.
+// Command line of the server role (citty): `serve` (the default), `check`, `doctor`.
 import { defineCommand, runMain } from "citty";
 import { SERVER_NAME, SERVER_VERSION } from "../mcp/server.ts";
 import { checkCommand } from "./check.ts";
+import { doctorCommand } from "./doctor.ts";
 import { serveCommand } from "./serve.ts";
 
 const main = defineCommand({
@@ -12,7 +13,7 @@ const main = defineCommand({
   },
   // Declared here too so that `--bash <path>` is not mistaken for a subcommand name.
   args: serveCommand.args,
-  subCommands: { serve: serveCommand, check: checkCommand },
+  subCommands: { serve: serveCommand, check: checkCommand, doctor: doctorCommand },
   default: "serve",
 });
 

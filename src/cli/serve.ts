@@ -5,6 +5,7 @@ import { BashNotFoundError, resolveBash } from "../exec/bash.ts";
 import { DEFAULT_APPROVAL_TIMEOUT_MS } from "../mcp/approval.ts";
 import { serveStdio } from "../mcp/server.ts";
 import { loadDefaultPolicy, RulesLoadError, type Policy } from "../policy/index.ts";
+import { configureLogging, LOG_LEVEL_ARG } from "./logging.ts";
 import { resolveWrapperPath } from "./wrapper-path.ts";
 
 export const serveCommand = defineCommand({
@@ -21,10 +22,14 @@ export const serveCommand = defineCommand({
       type: "boolean",
       description: "Degraded mode: where no sandbox can be applied (no Landlock), run commands unconfined and say so in every result, instead of failing",
     },
+    "log-level": LOG_LEVEL_ARG,
   },
   async run({ args }) {
-    // stdout is the JSON-RPC channel: every log line goes to stderr.
-    consola.options.stdout = process.stderr;
+    const logError = configureLogging(args["log-level"], process.env);
+    if (logError !== null) {
+      consola.error(logError);
+      process.exit(2);
+    }
     const approvalTimeoutMs = parseSeconds(args["approval-timeout"], DEFAULT_APPROVAL_TIMEOUT_MS);
     let policy: Policy;
     try {

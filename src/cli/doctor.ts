@@ -1,0 +1,112 @@
+// `doctor`: checks everything the server needs on this machine and prints a
+// verdict per item. Exits non-zero when something blocks serving.
+import { defineCommand } from "citty";
+import { accessSync, constants, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cacheRoot, resolveBash } from "../exec/bash.ts";
+import { landlockAbiVersion } from "../ffi/landlock.ts";
+import { defaultRulesFiles, loadPolicyFromFiles } from "../policy/index.ts";
+import { LINUX_SANDBOX_ARGV0 } from "../sandbox/launch.ts";
+import { resolveWrapperPath, WRAPPER_NAME } from "./wrapper-path.ts";
+
+type Verdict = "ok" | "warn" | "FAIL";
+
+interface Finding {
+  item: string;
+  verdict: Verdict;
+  detail: string;
+}
+
+function attempt(item: string, check: () => Finding["detail"], onError: Verdict = "FAIL"): Finding {
+  try {
+    return { item, verdict: "ok", detail: check() };
+  } catch (error) {
+    return { item, verdict: onError, detail: (error as Error).message };
+  }
+}
+
+/** A patched Bash runs $BASH_EXEC_WRAPPER instead of the program: with /bin/echo as the wrapper it prints the call. */
+function checkPatchedBash(bash: string): string {
+  const probe = Bun.spawnSync([bash, "-c", "/bin/true probe"], {
+    env: { PATH: "/usr/bin:/bin", BASH_EXEC_WRAPPER: "/bin/echo", EXEC_WRAPPER: "/bin/echo" },
+  });
+  const printed = probe.stdout.toString().trim();
+  if (printed !== "/bin/true /bin/true probe") {
+    throw new Error(`${bash} runs, but does not intercept exec (it is not the patched Bash): got ${JSON.stringify(printed)}`);
+  }
+  return `${bash} (intercepts every exec)`;
+}
+
+/** Runs our own launcher read-only: it must start a program and refuse a write. */
+function checkLinuxSandbox(probeDir: string): string {
+  const target = join(probeDir, "sandbox-probe");
+  const run = Bun.spawnSync(
+    [process.execPath, "--", "/bin/sh", "-c", 'touch "$1" 2>/dev/null && echo WRITABLE; grep -q "^Seccomp:[[:space:]]*2" /proc/self/status && echo SECCOMP; echo ran', "_", target],
+    { argv0: LINUX_SANDBOX_ARGV0, stderr: "pipe" } as Parameters<typeof Bun.spawnSync>[1] & { argv0: string },
+  );
+  const out = run.stdout.toString();
+  if (run.exitCode !== 0 || !out.includes("ran")) throw new Error(`the launcher failed: ${run.stderr.toString().trim() || `exit ${run.exitCode}`}`);
+  if (out.includes("WRITABLE")) throw new Error("the launcher ran, but a read-only sandbox could still write");
+  if (!out.includes("SECCOMP")) throw new Error("the launcher ran, but no seccomp filter was active");
+  return "Landlock and seccomp applied by our launcher; a read-only probe could not write";
+}
+
+export function runDoctor(args: { bash?: string; execve?: string; allowUnsandboxed: boolean }, env: NodeJS.ProcessEnv): Finding[] {
+  const findings: Finding[] = [];
+  const cache = cacheRoot(env);
+  findings.push(
+    attempt("cache directory", () => {
+      mkdirSync(cache, { recursive: true, mode: 0o700 });
+      accessSync(cache, constants.W_OK);
+      const probe = join(cache, `.doctor-${process.pid}`);
+      writeFileSync(probe, "");
+      rmSync(probe);
+      return `${cache} is writable`;
+    }),
+  );
+  findings.push(attempt("wrapper", () => `${resolveWrapperPath(args.execve, env)} (${WRAPPER_NAME})`));
+  findings.push(
+    attempt("rules", () => {
+      const files = defaultRulesFiles(env);
+      loadPolicyFromFiles(files);
+      return files.length === 0 ? "no .rules files (every exec runs in the sandbox; dangerous ones prompt)" : `${files.length} file(s) load: ${files.join(", ")}`;
+    }),
+  );
+  if (process.platform === "linux") {
+    const sandboxVerdict: Verdict = args.allowUnsandboxed ? "warn" : "FAIL";
+    findings.push(attempt("landlock", () => `ABI ${landlockAbiVersion()}`, sandboxVerdict));
+    findings.push(attempt("sandbox launch", () => checkLinuxSandbox(cache), sandboxVerdict));
+    findings.push({
+      item: "protected paths",
+      verdict: "warn",
+      detail: "on Linux, .git and .codex inside a writable root stay writable (Landlock cannot carve read-only holes); only macOS enforces them",
+    });
+  } else if (process.platform === "darwin") {
+    findings.push(attempt("seatbelt", () => (accessSync("/usr/bin/sandbox-exec", constants.X_OK), "/usr/bin/sandbox-exec present")));
+  }
+  return findings;
+}
+
+export const doctorCommand = defineCommand({
+  meta: { name: "doctor", description: "Check the Bash, the sandbox, the cache and the rules on this machine" },
+  args: {
+    bash: { type: "string", description: "Patched Bash to check (default: as the server would find it)" },
+    execve: { type: "string", description: "Wrapper to check (default: as the server would find it)" },
+    "allow-unsandboxed": { type: "boolean", description: "Treat a missing sandbox as a warning (degraded mode)" },
+  },
+  async run({ args }) {
+    const findings = runDoctor({ bash: args.bash, execve: args.execve, allowUnsandboxed: args["allow-unsandboxed"] === true }, process.env);
+    let bashPath = "";
+    try {
+      bashPath = await resolveBash({ flag: args.bash, env: process.env });
+      findings.unshift(attempt("bash", () => checkPatchedBash(bashPath)));
+    } catch (error) {
+      findings.unshift({ item: "bash", verdict: "FAIL", detail: (error as Error).message });
+    }
+    const width = Math.max(...findings.map((finding) => finding.item.length));
+    for (const { item, verdict, detail } of findings) console.log(`${verdict.padEnd(4)}  ${item.padEnd(width)}  ${detail}`);
+    const blocked = findings.some((finding) => finding.verdict === "FAIL");
+    console.log(blocked ? "\nverdict: something blocks the server (FAIL above)" : "\nverdict: ready to serve");
+    process.exitCode = blocked ? 1 : 0;
+  },
+});

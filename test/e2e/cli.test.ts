@@ -1,0 +1,65 @@
+// The command line a user meets: --version, --help, doctor, logging flags.
+import { describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { isolatedEnv, SERVER_BINARY } from "../support.ts";
+
+async function run(args: string[], env: Record<string, string> = isolatedEnv()) {
+  const child = Bun.spawn([SERVER_BINARY, ...args], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [code, stdout, stderr] = await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  return { code, stdout, stderr };
+}
+
+test("--version prints the version", async () => {
+  const result = await run(["--version"]);
+  expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  expect(result.code).toBe(0);
+});
+
+test("--help lists the subcommands and the reference's flags", async () => {
+  const { stdout } = await run(["--help"]);
+  for (const word of ["serve", "check", "doctor", "--bash", "--execve", "--preserve-program-paths", "--log-level"]) expect(stdout).toContain(word);
+});
+
+test("an unknown log level is refused before serving", async () => {
+  const result = await run(["--log-level", "loud"]);
+  expect(result.code).not.toBe(0);
+  expect(result.stderr).toContain('unknown log level "loud"');
+});
+
+describe("doctor", () => {
+  test("on this machine: every check passes and the verdict says ready", async () => {
+    const result = await run(["doctor"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^ok {4}bash .*intercepts every exec/m);
+    expect(result.stdout).toMatch(/^ok {4}landlock +ABI \d+/m);
+    expect(result.stdout).toMatch(/^ok {4}sandbox launch/m);
+    expect(result.stdout).toMatch(/^warn +protected paths .*\.git and \.codex/m);
+    expect(result.stdout).toContain("verdict: ready to serve");
+  });
+
+  test("an unpatched Bash is a blocker", async () => {
+    const result = await run(["doctor", "--bash", "/bin/bash"]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^FAIL +bash +\/bin\/bash runs, but does not intercept exec/m);
+  });
+
+  test("a sandbox that cannot be applied is a blocker, a warning in degraded mode", async () => {
+    const env = isolatedEnv({ CODEX_EXEC_TEST_SIMULATE_NO_LANDLOCK: "1" });
+    const blocked = await run(["doctor"], env);
+    expect(blocked.code).toBe(1);
+    expect(blocked.stdout).toMatch(/^FAIL +sandbox launch .*Landlock is not available/m);
+    const degraded = await run(["doctor", "--allow-unsandboxed"], env);
+    expect(degraded.stdout).toMatch(/^(ok|warn) +sandbox launch/m);
+  });
+
+  test("a broken rules file is a blocker naming file and line", async () => {
+    const env = isolatedEnv();
+    mkdirSync(join(env.CODEX_HOME!, "rules"));
+    writeFileSync(join(env.CODEX_HOME!, "rules", "bad.rules"), 'prefix_rule(pattern=["git"], decision="maybe")\n');
+    const result = await run(["doctor"], env);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(`bad.rules:1:1:`);
+    expect(result.stdout).toContain("invalid decision: maybe");
+  });
+});
