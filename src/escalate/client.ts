@@ -7,8 +7,10 @@ import { ErrnoError } from "../ffi/errno.ts";
 import { execve, exitNow, resetSignals } from "../ffi/process.ts";
 import { closeFd, readSome, sendWithFds, setCloexec, socketPair, SOCK_STREAM, writeAll } from "../ffi/socket.ts";
 import {
+  BASH_EXEC_WRAPPER_ENV,
   encodeFrame,
   ESCALATE_SOCKET_ENV,
+  EXEC_WRAPPER_ENV,
   FrameReader,
   INTERCEPTION_ENV,
   parseEscalateResponse,
@@ -56,8 +58,11 @@ function runInPlace(escalateFd: number, file: string, argv: string[]): never {
   // inherited socket close-on-exec at start-up.
   setCloexec(escalateFd, false);
   resetSignals();
+  // A script that unset the wrapper variables before starting another shell
+  // does not switch interception off in that shell: we put them back.
+  const env = { ...process.env, [BASH_EXEC_WRAPPER_ENV]: process.argv0, [EXEC_WRAPPER_ENV]: process.argv0 };
   try {
-    execve(file, argv, process.env);
+    execve(file, argv, env);
   } catch (error) {
     const code = error instanceof ErrnoError && error.code === "ENOENT" ? NOT_FOUND_EXIT : WRAPPER_FAILURE_EXIT;
     fail(`${file}: ${(error as Error).message}`, code);

@@ -7,7 +7,8 @@ import { isAbsolute, resolve } from "node:path";
 import { closeFd, MAX_FDS_PER_MESSAGE, sendNonBlocking, socketPair, SOCK_DGRAM } from "../ffi/socket.ts";
 import {
   encodeFrame,
-  FrameReader,
+  LENGTH_PREFIX_BYTES,
+  MAX_FRAME_BYTES,
   parseExecRequest,
   parseSuperExecMessage,
   ProtocolError,
@@ -34,20 +35,102 @@ export type ExecDecider = (request: ExecRequest) => Promise<ExecDecision>;
 export interface CallEscalationOptions {
   /** Sessions open at once for this call; more are refused (closed at once). */
   maxSessions?: number;
+  /**
+   * Called after a request of more than LARGE_REQUEST_BYTES was parsed:
+   * decoding and parsing it left several times its size in garbage.
+   */
+  onLargeRequest?: () => void;
   log?: (message: string) => void;
 }
 
+const LARGE_REQUEST_BYTES = 1024 * 1024;
+
 const DEFAULT_MAX_SESSIONS = 256;
-/** Partial frames buffered across all sessions of a call; beyond it the sender is cut off. */
-const MAX_BUFFERED_BYTES_PER_CALL = 16 * 1024 * 1024;
+/** Highest fd number an escalated program may ask its received descriptors to be placed at. */
+const MAX_TARGET_FD = 255;
+/**
+ * Request bytes a call may hold at once: partial frames, and the requests of
+ * sessions still open (deciding, perhaps waiting on a human; running). Beyond
+ * it the sender is cut off, so 256 sessions of 8 MiB requests cannot hold 2 GiB.
+ */
+const MAX_HELD_BYTES_PER_CALL = 16 * 1024 * 1024;
+
+/**
+ * Splits a session's byte stream into frames, joining the chunks of a frame
+ * once when it is complete: a frame of several MiB arrives 64 KiB at a time,
+ * and re-joining everything held on every chunk would copy it hundreds of
+ * times. A length above MAX_FRAME_BYTES is refused as soon as it is known.
+ */
+class FrameAssembler {
+  private chunks: Uint8Array[] = [];
+  private held = 0;
+
+  get bufferedBytes(): number {
+    return this.held;
+  }
+
+  push(chunk: Uint8Array): Uint8Array[] {
+    if (chunk.byteLength > 0) {
+      this.chunks.push(chunk);
+      this.held += chunk.byteLength;
+    }
+    const frames: Uint8Array[] = [];
+    while (this.held >= LENGTH_PREFIX_BYTES) {
+      const prefix = this.peek(LENGTH_PREFIX_BYTES);
+      const length = new DataView(prefix.buffer, prefix.byteOffset, LENGTH_PREFIX_BYTES).getUint32(0, true);
+      if (length > MAX_FRAME_BYTES) throw new ProtocolError(`frame length ${length} exceeds the ${MAX_FRAME_BYTES}-byte limit`);
+      if (this.held < LENGTH_PREFIX_BYTES + length) break;
+      frames.push(this.take(LENGTH_PREFIX_BYTES + length).subarray(LENGTH_PREFIX_BYTES));
+    }
+    return frames;
+  }
+
+  /** The first `count` held bytes (count <= held), joining the few leading chunks they span. */
+  private peek(count: number): Uint8Array {
+    if (this.chunks[0]!.byteLength < count) {
+      let spanned = 0;
+      for (let i = 0; spanned < count; i++) spanned += this.chunks[i]!.byteLength;
+      const joined = this.take(spanned);
+      this.chunks.unshift(joined);
+      this.held += spanned;
+    }
+    return this.chunks[0]!.subarray(0, count);
+  }
+
+  /** Removes and returns the first `count` held bytes. */
+  private take(count: number): Uint8Array {
+    const first = this.chunks[0]!;
+    if (first.byteLength >= count) {
+      const rest = first.subarray(count);
+      if (rest.byteLength > 0) this.chunks[0] = rest;
+      else this.chunks.shift();
+      this.held -= count;
+      return first.subarray(0, count);
+    }
+    const taken = new Uint8Array(new ArrayBuffer(count));
+    let filled = 0;
+    while (filled < count) {
+      const chunk = this.chunks[0]!;
+      const part = Math.min(chunk.byteLength, count - filled);
+      taken.set(chunk.subarray(0, part), filled);
+      filled += part;
+      if (part < chunk.byteLength) this.chunks[0] = chunk.subarray(part);
+      else this.chunks.shift();
+    }
+    this.held -= count;
+    return taken;
+  }
+}
 
 type SessionState = "awaiting-request" | "deciding" | "awaiting-fds" | "running" | "done";
 
 interface Session {
   id: number;
   state: SessionState;
-  reader: FrameReader;
+  frames: FrameAssembler;
   request: ExecRequest | null;
+  /** Size of the request frame, counted against the call's held bytes until the session ends. */
+  requestBytes: number;
   /** Descriptors received for an escalation, owned until handed to the child. */
   fds: number[];
 }
@@ -66,8 +149,9 @@ export class CallEscalation {
   private readonly escalated = new Set<EscalatedProcess>();
   private readonly maxSessions: number;
   private readonly log: (message: string) => void;
+  private readonly onLargeRequest: () => void;
   private closed = false;
-  private bufferedBytes = 0;
+  private heldBytes = 0;
 
   constructor(
     private readonly hub: SocketHub,
@@ -76,6 +160,7 @@ export class CallEscalation {
   ) {
     this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
     this.log = options.log ?? (() => {});
+    this.onLargeRequest = options.onLargeRequest ?? (() => {});
     const [serverEnd, clientEnd] = socketPair(SOCK_DGRAM);
     this.clientFd = clientEnd;
     this.handshakeId = hub.watch(serverEnd, "handshakes", (report) => this.onHandshake(report));
@@ -108,7 +193,7 @@ export class CallEscalation {
       report.fds.forEach(closeFd);
       return;
     }
-    const session: Session = { id: 0, state: "awaiting-request", reader: new FrameReader(), request: null, fds: [] };
+    const session: Session = { id: 0, state: "awaiting-request", frames: new FrameAssembler(), request: null, requestBytes: 0, fds: [] };
     session.id = this.hub.watch(fd, "session", (sessionReport) => this.onSessionReport(session, sessionReport));
     this.sessions.set(session.id, session);
   }
@@ -123,11 +208,11 @@ export class CallEscalation {
       if (report.bytes.byteLength > 0 && session.state !== "awaiting-request" && session.state !== "awaiting-fds") {
         throw new ProtocolError(`unexpected bytes while ${session.state}`);
       }
-      const before = session.reader.bufferedBytes;
-      const frames = session.reader.push(report.bytes);
-      this.bufferedBytes += session.reader.bufferedBytes - before;
-      if (this.bufferedBytes > MAX_BUFFERED_BYTES_PER_CALL) throw new ProtocolError("too many bytes buffered for this call");
+      const before = session.frames.bufferedBytes;
+      const frames = session.frames.push(report.bytes);
+      this.heldBytes += session.frames.bufferedBytes - before;
       for (const frame of frames) this.onFrame(session, frame);
+      if (this.heldBytes > MAX_HELD_BYTES_PER_CALL) throw new ProtocolError("too many request bytes held for this call");
       if (session.state !== "done") this.hub.resume(session.id);
     } catch (error) {
       this.log(`closed an escalation session: ${(error as Error).message}`);
@@ -144,13 +229,21 @@ export class CallEscalation {
 
   private onFrame(session: Session, frame: Uint8Array): void {
     if (session.state === "awaiting-request") {
+      session.requestBytes = frame.byteLength;
+      this.heldBytes += frame.byteLength;
+      if (this.heldBytes > MAX_HELD_BYTES_PER_CALL) throw new ProtocolError("too many request bytes held for this call");
       session.request = parseExecRequest(frame);
+      if (frame.byteLength > LARGE_REQUEST_BYTES) this.onLargeRequest();
       session.state = "deciding";
       void this.decideAndRespond(session, session.request);
     } else if (session.state === "awaiting-fds" && session.request !== null) {
       const { fds: targets } = parseSuperExecMessage(frame);
       if (targets.length !== session.fds.length) {
         throw new ProtocolError(`super-exec lists ${targets.length} fd(s) but ${session.fds.length} arrived`);
+      }
+      // The child's fd table is built up to the largest number listed.
+      if (new Set(targets).size !== targets.length || targets.some((target) => target > MAX_TARGET_FD)) {
+        throw new ProtocolError(`super-exec fd numbers must be distinct and at most ${MAX_TARGET_FD}`);
       }
       this.runEscalated(session, session.request, targets);
     } else {
@@ -207,7 +300,7 @@ export class CallEscalation {
   private endSession(session: Session): void {
     if (!this.sessions.delete(session.id)) return;
     session.state = "done";
-    this.bufferedBytes -= session.reader.bufferedBytes;
+    this.heldBytes -= session.frames.bufferedBytes + session.requestBytes;
     session.fds.forEach(closeFd);
     session.fds = [];
     this.hub.close(session.id);

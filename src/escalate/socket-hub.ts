@@ -3,9 +3,15 @@
 // an id; reports for that id reach the listener until it is closed.
 import { closeFd, writeAll } from "../ffi/socket.ts";
 import { makePipe } from "../ffi/poll.ts";
-import { encodeCommand, WorkerCommand, type WorkerReport } from "./socket-worker-protocol.ts";
+import { encodeCommand, WorkerCommand, type WatchKind, type WorkerReport } from "./socket-worker-protocol.ts";
 
 export type ReportListener = (report: WorkerReport) => void;
+
+const WATCH_COMMANDS: Record<WatchKind, WorkerCommand> = {
+  handshakes: WorkerCommand.WatchHandshakes,
+  session: WorkerCommand.WatchSession,
+  readable: WorkerCommand.WatchReadable,
+};
 
 export class SocketHub {
   private worker: Worker | null = null;
@@ -14,11 +20,11 @@ export class SocketHub {
   private readonly listeners = new Map<number, { fd: number; listener: ReportListener }>();
 
   /** Starts watching `fd`; from now on the hub owns it. Returns the watch id. */
-  watch(fd: number, kind: "handshakes" | "session", listener: ReportListener): number {
+  watch(fd: number, kind: WatchKind, listener: ReportListener): number {
     this.ensureWorker();
     const id = this.nextId++;
     this.listeners.set(id, { fd, listener });
-    this.send(kind === "handshakes" ? WorkerCommand.WatchHandshakes : WorkerCommand.WatchSession, fd, id);
+    this.send(WATCH_COMMANDS[kind], fd, id);
     return id;
   }
 
@@ -36,7 +42,7 @@ export class SocketHub {
     this.send(WorkerCommand.Close, entry.fd, id);
   }
 
-  /** Descriptor behind a live watch (for sending replies). */
+  /** Descriptor behind a live watch (for sending replies, or reading a readable watch). */
   fdOf(id: number): number | undefined {
     return this.listeners.get(id)?.fd;
   }

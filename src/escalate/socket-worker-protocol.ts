@@ -17,6 +17,11 @@ export const WorkerCommand = {
   Resume: 3,
   /** Stop watching and close the descriptor. */
   Close: 4,
+  /**
+   * Watch any readable descriptor (a command's output pipe) and only report
+   * that it is ready: the main thread reads it itself, into a buffer it reuses.
+   */
+  WatchReadable: 5,
 } as const;
 export type WorkerCommand = (typeof WorkerCommand)[keyof typeof WorkerCommand];
 
@@ -49,8 +54,11 @@ export function decodeCommands(bytes: Uint8Array): DecodedCommand[] {
 /** Worker → main. `fds` are process-wide descriptors now owned by the main thread. */
 export type WorkerReport =
   | { kind: "data"; id: number; bytes: Uint8Array; fds: number[]; truncated: boolean }
+  | { kind: "ready"; id: number }
   | { kind: "closed"; id: number }
   | { kind: "failed"; id: number; error: string };
+
+export type WatchKind = "handshakes" | "session" | "readable";
 
 export interface WorkerSetup {
   commandFd: number;

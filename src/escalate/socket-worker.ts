@@ -1,9 +1,10 @@
-// Runs on its own thread: blocks in poll(2) over the escalation sockets and
-// reports what arrives, so that nothing a sandboxed process sends (or fails to
-// send) can block the server's event loop. See socket-worker-protocol.ts.
+// Runs on its own thread: blocks in poll(2) over the escalation sockets and the
+// calls' output pipes and reports what arrives (or, for a pipe, that something
+// did), so that nothing a sandboxed process sends (or fails to send) can block
+// the server's event loop. See socket-worker-protocol.ts.
 import { POLLERR, POLLHUP, POLLIN, POLLNVAL, pollReadable } from "../ffi/poll.ts";
 import { closeFd, MAX_FDS_PER_MESSAGE, readSome, receiveWithFds } from "../ffi/socket.ts";
-import { COMMAND_RECORD_BYTES, decodeCommands, WorkerCommand, type WorkerReport, type WorkerSetup } from "./socket-worker-protocol.ts";
+import { COMMAND_RECORD_BYTES, decodeCommands, WorkerCommand, type WatchKind, type WorkerReport, type WorkerSetup } from "./socket-worker-protocol.ts";
 
 declare const self: Worker;
 
@@ -11,9 +12,15 @@ declare const self: Worker;
 const READ_BYTES = 64 * 1024;
 const HANDSHAKE_READ_BYTES = 64;
 
+const WATCH_KINDS = new Map<WorkerCommand, WatchKind>([
+  [WorkerCommand.WatchHandshakes, "handshakes"],
+  [WorkerCommand.WatchSession, "session"],
+  [WorkerCommand.WatchReadable, "readable"],
+]);
+
 interface Watch {
   id: number;
-  handshakes: boolean;
+  kind: WatchKind;
   /** False while a report is in flight (flow control). */
   armed: boolean;
 }
@@ -36,8 +43,9 @@ function serve(setup: WorkerSetup): void {
     commandBytes = joined.slice(whole);
     for (const { command, fd, id } of decodeCommands(joined.subarray(0, whole))) {
       const watch = watches.get(fd);
-      if (command === WorkerCommand.WatchHandshakes || command === WorkerCommand.WatchSession) {
-        watches.set(fd, { id, handshakes: command === WorkerCommand.WatchHandshakes, armed: true });
+      const kind = WATCH_KINDS.get(command);
+      if (kind !== undefined) {
+        watches.set(fd, { id, kind, armed: true });
       } else if (watch !== undefined && watch.id === id) {
         if (command === WorkerCommand.Resume) watch.armed = true;
         if (command === WorkerCommand.Close) {
@@ -51,26 +59,36 @@ function serve(setup: WorkerSetup): void {
 
   const readFrom = (fd: number, watch: Watch, revents: number): void => {
     watch.armed = false;
+    if (watch.kind === "readable") {
+      report({ kind: "ready", id: watch.id });
+      return;
+    }
+    const handshakes = watch.kind === "handshakes";
     try {
-      const message = receiveWithFds(fd, watch.handshakes ? HANDSHAKE_READ_BYTES : READ_BYTES, MAX_FDS_PER_MESSAGE, true);
+      const message = receiveWithFds(fd, handshakes ? HANDSHAKE_READ_BYTES : READ_BYTES, MAX_FDS_PER_MESSAGE, true);
       if (message === null) {
         watch.armed = true;
         return;
       }
       // A datagram socket reports POLLHUP once every writer is gone; a stream, EOF.
-      if (message.closed && (!watch.handshakes || (revents & POLLHUP) !== 0)) {
+      if (message.closed && (!handshakes || (revents & POLLHUP) !== 0)) {
         report({ kind: "closed", id: watch.id });
         return;
       }
-      report({ kind: "data", id: watch.id, bytes: message.data, fds: message.fds, truncated: message.truncated });
+      // A copy of just the bytes: posting the view would clone its whole
+      // read buffer, 64 KiB for every one-byte message.
+      report({ kind: "data", id: watch.id, bytes: message.data.slice(), fds: message.fds, truncated: message.truncated });
     } catch (error) {
       report({ kind: "failed", id: watch.id, error: (error as Error).message });
     }
   };
 
   for (;;) {
-    const armed = [...watches].filter(([, watch]) => watch.armed).map(([fd]) => fd);
-    for (const { fd, revents } of pollReadable([setup.commandFd, ...armed], -1)) {
+    // Built without intermediate arrays: with hundreds of sessions open this
+    // runs for every message, and its garbage piles up in this thread's heap.
+    const polled = [setup.commandFd];
+    for (const [fd, watch] of watches) if (watch.armed) polled.push(fd);
+    for (const { fd, revents } of pollReadable(polled, -1)) {
       if (fd === setup.commandFd) {
         if (!applyCommands()) return;
         continue;

@@ -68,6 +68,7 @@ export function spawnEscalated(request: ExecRequest, targets: readonly number[],
   };
 }
 
-function signalNumber(name: string): number | undefined {
-  return (constants.signals as Record<string, number>)[name];
+/** Bun reports a signal by name, or by number when it has no name for it. */
+function signalNumber(signal: string | number): number | undefined {
+  return typeof signal === "number" ? signal : (constants.signals as Record<string, number>)[signal];
 }

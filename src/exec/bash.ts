@@ -25,8 +25,8 @@ const DARWIN_BASH_VARIANTS = [
   { name: "macos-14", minDarwin: 23 },
 ];
 
-/** Prefix of embedded Bash files; the build names them `bash-<variant>`. */
-export const EMBEDDED_BASH_PREFIX = "bash-";
+/** Our own static build, embedded when scripts/build-bash.ts made one. */
+const STATIC_VARIANT = "static";
 
 export class BashNotFoundError extends Error {
   override name = "BashNotFoundError";
@@ -152,11 +152,20 @@ export async function resolveBash({ flag, env }: BashSources): Promise<string> {
     );
   }
   const names = [...embedded.keys()];
-  const ranked =
-    process.platform === "darwin"
+  // Our own static build runs on any Linux of its architecture and has the
+  // argv fix (scripts/build-bash.ts); the reference's builds are per distribution.
+  const ranked = names.includes(STATIC_VARIANT)
+    ? [STATIC_VARIANT]
+    : process.platform === "darwin"
       ? rankDarwinVariants(release(), names)
       : rankLinuxVariants(parseOsRelease(existsSync("/etc/os-release") ? readFileSync("/etc/os-release", "utf8") : ""), names);
-  const chosen = ranked[0]!;
-  const bytes = new Uint8Array(await embedded.get(chosen)!.arrayBuffer());
-  return extractToCache(bytes, cacheRoot(env));
+  const failures: string[] = [];
+  for (const variant of ranked) {
+    const path = extractToCache(new Uint8Array(await embedded.get(variant)!.arrayBuffer()), cacheRoot(env));
+    // A build for another distribution may need a newer libc than this one has.
+    const probe = Bun.spawnSync([path, "-c", ":"], { stdout: "ignore", stderr: "pipe" });
+    if (probe.exitCode === 0) return path;
+    failures.push(`${variant}: ${probe.stderr.toString().trim() || `exit ${probe.exitCode}`}`);
+  }
+  throw new BashNotFoundError(`none of the embedded Bash builds runs here (${failures.join("; ")}); pass --bash <path> or set CODEX_BASH_PATH`);
 }

@@ -1,14 +1,17 @@
 // One `shell` tool call: Bash in its own process group with the interception
 // variables set, output captured in arrival order with bounded memory, a
 // pausable deadline, cancellation, and every process of the call killed when
-// it times out or is cancelled.
-import { closeSync } from "node:fs";
+// it ends (timeout, cancellation, or Bash exiting with jobs left behind).
+import { closeSync, fstatSync, readdirSync, readlinkSync } from "node:fs";
 import { constants } from "node:os";
 import { dirname } from "node:path";
+import { readNonBlocking, setPipeSize } from "../ffi/io.ts";
 import { makePipe } from "../ffi/poll.ts";
+import { setNonBlocking } from "../ffi/socket.ts";
 import { BASH_EXEC_WRAPPER_ENV, ESCALATE_SOCKET_ENV, EXEC_WRAPPER_ENV } from "../escalate/protocol.ts";
 import { CallEscalation, type ExecDecider } from "../escalate/server.ts";
 import type { SocketHub } from "../escalate/socket-hub.ts";
+import type { WorkerReport } from "../escalate/socket-worker-protocol.ts";
 import { Deadline } from "./deadline.ts";
 import { BoundedOutput, DEFAULT_OUTPUT_LIMIT_BYTES } from "./output.ts";
 
@@ -17,6 +20,30 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 export const TIMED_OUT_EXIT = 124;
 /** How long output may still arrive after Bash exits (background jobs holding the pipe). */
 const OUTPUT_GRACE_MS = 2_000;
+/** How long killed processes get to release the output pipe before we look for holders. */
+const KILL_SETTLE_MS = 200;
+/**
+ * Pipe buffer asked for (Linux grants up to 1 MiB unprivileged): a command
+ * printing fast then fills it between our reads, and each read takes more.
+ */
+const PIPE_BYTES = 1024 * 1024;
+/** Largest single read from the output pipe. */
+const READ_CHUNK_BYTES = 256 * 1024;
+/** Bytes read per event-loop turn, so that a call printing fast cannot starve the others. */
+const READ_TURN_BYTES = 1024 * 1024;
+/** A turn that read this much found a writer outpacing us: the next turn waits FAST_WRITER_PAUSE_MS. */
+const FAST_WRITER_BYTES = 64 * 1024;
+const FAST_WRITER_PAUSE_MS = 1;
+/** Time for a capped result to be sent (and so become garbage) before collecting. */
+const COLLECT_DELAY_MS = 50;
+/** Reading a flood makes a little garbage per turn too: collect every so many bytes read. */
+const COLLECT_EVERY_BYTES = 256 * 1024 * 1024;
+/**
+ * The one read buffer of every call: reads happen on the event loop one at a
+ * time, and their bytes are copied into the call's BoundedOutput at once, so a
+ * command printing gigabytes allocates nothing per chunk.
+ */
+const readBuffer = new Uint8Array(new ArrayBuffer(READ_CHUNK_BYTES));
 /** Bash reads the escalation socket number from the environment; we always put it here. */
 const ESCALATE_SOCKET_CHILD_FD = 3;
 /**
@@ -87,12 +114,139 @@ function killGroup(pid: number): void {
   }
 }
 
+/** `link` as /proc/<pid>/fd shows it, e.g. `pipe:[1234]`. */
+function fdLink(kind: "pipe" | "socket", fd: number): string {
+  return `${kind}:[${fstatSync(fd).ino}]`;
+}
+
+/**
+ * Kills every other process holding one of `links` (the call's output pipe or
+ * escalation socket), with its process group when it leads one: programs that
+ * left the call's process group (setsid) and so survived killGroup. Linux
+ * only; a process that closed both descriptors cannot be found this way.
+ */
+function killHolders(links: readonly string[]): void {
+  if (process.platform !== "linux") return;
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${entry}/fd`);
+    } catch {
+      continue; // Gone, or not ours to inspect.
+    }
+    const holds = fds.some((fd) => {
+      try {
+        return links.includes(readlinkSync(`/proc/${entry}/fd/${fd}`));
+      } catch {
+        return false;
+      }
+    });
+    if (!holds) continue;
+    killGroup(pid);
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+}
+
+let collectionPending = false;
+
+/**
+ * A capped result leaves megabytes of garbage once sent (its text, the JSON
+ * of the result and of the message), as does a large escalation request once
+ * parsed, and JSC lets the heap grow well past that before collecting on its
+ * own: a few such calls would take the server from ~70 MB to over 100 MB. One
+ * full collection shortly after, at most one every COLLECT_DELAY_MS, keeps it
+ * near its idle size whatever the commands print or send.
+ */
+function collectGarbageSoon(): void {
+  if (collectionPending) return;
+  collectionPending = true;
+  setTimeout(() => {
+    collectionPending = false;
+    Bun.gc(true);
+  }, COLLECT_DELAY_MS).unref();
+}
+
+/** True when `promise` settled within `ms`. */
+function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+  return Promise.race([promise.then(() => true), Bun.sleep(ms).then(() => false)]);
+}
+
+/**
+ * Reads the call's output pipe on the event loop: the socket worker says when
+ * it is readable, we read what is there without blocking. The worker owns the
+ * descriptor and closes it when we close the watch, whoever still holds the
+ * other end.
+ */
+class PipeCapture {
+  /** Resolves at end of file, or when the capture is closed. */
+  readonly ended: Promise<void>;
+  private readonly watchId: number;
+  private open = true;
+  private markEnded: () => void = () => {};
+
+  constructor(
+    private readonly hub: SocketHub,
+    private readonly fd: number,
+    private readonly onBytes: (bytes: Uint8Array) => void,
+  ) {
+    setNonBlocking(fd);
+    this.ended = new Promise((resolve) => {
+      this.markEnded = resolve;
+    });
+    this.watchId = hub.watch(fd, "readable", (report) => this.onReport(report));
+  }
+
+  /** Reads what is ready, up to `budget` bytes; returns the bytes read. */
+  drain(budget: number): number {
+    let total = 0;
+    try {
+      while (this.open && total < budget) {
+        const got = readNonBlocking(this.fd, readBuffer);
+        if (got === null) break;
+        if (got === 0) this.close();
+        else this.onBytes(readBuffer.subarray(0, got));
+        total += got;
+      }
+    } catch {
+      // The pipe broke: what was read is all there is.
+      this.close();
+    }
+    return total;
+  }
+
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.hub.close(this.watchId);
+    this.markEnded();
+  }
+
+  private onReport(report: WorkerReport): void {
+    if (report.kind !== "ready") return this.close();
+    const got = this.drain(READ_TURN_BYTES);
+    if (!this.open) return;
+    // A fast writer: let the pipe fill a little before the next turn. Each
+    // turn costs a few allocations, and a flood in small reads would pile up
+    // garbage faster than it is collected (hundreds of MB for 1 GB printed).
+    if (got >= FAST_WRITER_BYTES) setTimeout(() => this.open && this.hub.resume(this.watchId), FAST_WRITER_PAUSE_MS);
+    else this.hub.resume(this.watchId);
+  }
+}
+
 export async function runShellCall(call: ShellCall): Promise<ExecResult> {
   const startedAt = performance.now();
   const plan = call.launch([call.bashPath, call.login ? "-lc" : "-c", call.command], bashEnv(call));
   const output = new BoundedOutput(call.outputLimit ?? DEFAULT_OUTPUT_LIMIT_BYTES);
-  const escalation = new CallEscalation(call.hub, call.decide, { log: call.log });
+  const escalation = new CallEscalation(call.hub, call.decide, { log: call.log, onLargeRequest: collectGarbageSoon });
   const [outputRead, outputWrite] = makePipe();
+  setPipeSize(outputRead, PIPE_BYTES);
+  const callLinks = [fdLink("pipe", outputRead), fdLink("socket", escalation.clientFd)];
   let child: ReturnType<typeof Bun.spawn>;
   try {
     child = Bun.spawn({
@@ -112,6 +266,16 @@ export async function runShellCall(call: ShellCall): Promise<ExecResult> {
     closeSync(outputWrite);
     closeSync(escalation.clientFd);
   }
+  let readSinceCollection = 0;
+  const capture = new PipeCapture(call.hub, outputRead, (bytes) => {
+    output.append(bytes);
+    call.onOutput?.(output);
+    readSinceCollection += bytes.byteLength;
+    if (readSinceCollection >= COLLECT_EVERY_BYTES) {
+      readSinceCollection = 0;
+      collectGarbageSoon();
+    }
+  });
 
   let timedOut = false;
   let cancelled = false;
@@ -131,27 +295,29 @@ export async function runShellCall(call: ShellCall): Promise<ExecResult> {
   call.signal?.addEventListener("abort", onAbort, { once: true });
   if (call.signal?.aborted) onAbort();
 
-  const reader = Bun.file(outputRead).stream().getReader();
-  const drained = (async () => {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      output.append(value);
-      call.onOutput?.(output);
-    }
-  })();
-
   const exitCode = await child.exited;
   deadline.stop();
+  call.signal?.removeEventListener("abort", onAbort);
+  const stopped = timedOut || cancelled;
   // Output written before exit is still in the pipe; background jobs may hold
   // it open, so wait only so long.
-  await Promise.race([drained, Bun.sleep(timedOut || cancelled ? 200 : OUTPUT_GRACE_MS)]);
-  void reader.cancel().catch(() => {});
-  call.signal?.removeEventListener("abort", onAbort);
+  await settlesWithin(capture.ended, stopped ? KILL_SETTLE_MS : OUTPUT_GRACE_MS);
+  // The call is over: nothing it started may outlive it.
+  killGroup(child.pid);
   escalation.close();
-  if (timedOut || cancelled) killGroup(child.pid);
+  // Still held after the kill, or a kill that processes may have dodged:
+  // look for what left the process group.
+  if (stopped || !(await settlesWithin(capture.ended, KILL_SETTLE_MS))) {
+    killHolders(callLinks);
+    await settlesWithin(capture.ended, KILL_SETTLE_MS);
+  }
+  // Whatever the killed processes wrote last; a survivor still writing is cut off.
+  capture.drain(READ_TURN_BYTES);
+  capture.close();
 
   const signal = child.signalCode;
-  const code = timedOut ? TIMED_OUT_EXIT : signal !== null ? 128 + ((constants.signals as Record<string, number>)[signal] ?? 0) : exitCode;
+  const signalNumber = typeof signal === "number" ? signal : signal !== null ? ((constants.signals as Record<string, number>)[signal] ?? 0) : null;
+  const code = timedOut ? TIMED_OUT_EXIT : signalNumber !== null ? 128 + signalNumber : exitCode;
+  if (output.droppedBytes > 0) collectGarbageSoon();
   return { exit_code: code, output: output.text(), duration: durationOf(startedAt), timed_out: timedOut };
 }

@@ -4,7 +4,7 @@
 import { ptr } from "bun:ffi";
 import { fstatSync } from "node:fs";
 import { ErrnoError, errnoName } from "./errno.ts";
-import { check, lastErrno, libc } from "./libc.ts";
+import { check, lastErrno, libc, withPinned } from "./libc.ts";
 
 // Same numbers on x86_64 and aarch64 (they were added after the tables merged).
 const SYS_LANDLOCK_CREATE_RULESET = 444;
@@ -88,13 +88,14 @@ export function landlockAbiVersion(): number {
 export function createRuleset(handledAccessFs: bigint): number {
   // struct landlock_ruleset_attr starts with u64 handled_access_fs; passing only
   // that field's size tells the kernel the network and scope fields are unused.
-  const attr = new BigUint64Array([handledAccessFs]);
-  return check("landlock_create_ruleset", syscall(SYS_LANDLOCK_CREATE_RULESET, BigInt(ptr(attr)), 8n, 0n));
+  const attr = new BigUint64Array(new ArrayBuffer(8));
+  attr[0] = handledAccessFs;
+  return withPinned([attr], () => check("landlock_create_ruleset", syscall(SYS_LANDLOCK_CREATE_RULESET, BigInt(ptr(attr)), 8n, 0n)));
 }
 
 function openPath(path: string): number {
   const cPath = new TextEncoder().encode(`${path}\0`);
-  return check(`open ${path}`, libc.open(ptr(cPath), O_PATH | O_CLOEXEC, 0));
+  return withPinned([cPath], () => check(`open ${path}`, libc.open(ptr(cPath), O_PATH | O_CLOEXEC, 0)));
 }
 
 /**
@@ -109,9 +110,8 @@ export function addPathBeneathRule(rulesetFd: number, path: string, allowedAcces
     const attr = new DataView(new ArrayBuffer(12));
     attr.setBigUint64(0, access, true);
     attr.setInt32(8, fd, true);
-    check(
-      `landlock_add_rule ${path}`,
-      syscall(SYS_LANDLOCK_ADD_RULE, BigInt(rulesetFd), BigInt(LANDLOCK_RULE_PATH_BENEATH), BigInt(ptr(attr))),
+    withPinned([attr], () =>
+      check(`landlock_add_rule ${path}`, syscall(SYS_LANDLOCK_ADD_RULE, BigInt(rulesetFd), BigInt(LANDLOCK_RULE_PATH_BENEATH), BigInt(ptr(attr)))),
     );
   } finally {
     libc.close(fd);

@@ -48,3 +48,21 @@ export function check(operation: string, result: number | bigint): number {
   if (result === -1 || result === -1n) throw new ErrnoError(operation, lastErrno());
   return Number(result);
 }
+
+/**
+ * Buffers a pending call refers to only by raw address. Holding them here,
+ * reachable from module state, keeps the garbage collector from freeing them
+ * between taking the address and the call returning.
+ */
+let pinned: readonly unknown[] = [];
+
+/** Runs `call` (which passes addresses of `buffers` to libc) with `buffers` kept alive. */
+export function withPinned<T>(buffers: readonly unknown[], call: () => T): T {
+  const outer = pinned;
+  pinned = [...outer, ...buffers];
+  try {
+    return call();
+  } finally {
+    pinned = outer;
+  }
+}

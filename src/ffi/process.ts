@@ -2,17 +2,13 @@
 // cleaned up first because Bun changed it at start-up.
 import { ptr, type Pointer } from "bun:ffi";
 import { ErrnoError } from "./errno.ts";
-import { lastErrno, libc } from "./libc.ts";
+import { lastErrno, libc, withPinned } from "./libc.ts";
 
 const SIG_SETMASK = process.platform === "darwin" ? 3 : 2;
 const SIGNAL_SET_BYTES = 128;
 const SIGPIPE = 13;
 const SIGXFSZ = 25;
 const SIG_DFL = 0;
-
-function cString(value: string): Uint8Array {
-  return new TextEncoder().encode(`${value}\0`);
-}
 
 /**
  * Undoes what Bun did to signals at start-up before we exec another program:
@@ -24,15 +20,26 @@ function cString(value: string): Uint8Array {
 export function resetSignals(): void {
   for (const signal of [SIGPIPE, SIGXFSZ]) libc.signal(signal, SIG_DFL as unknown as Pointer);
   const emptySet = new Uint8Array(new ArrayBuffer(SIGNAL_SET_BYTES));
-  libc.sigprocmask(SIG_SETMASK, ptr(emptySet), null);
+  withPinned([emptySet], () => libc.sigprocmask(SIG_SETMASK, ptr(emptySet), null));
 }
 
-function pointerTable(strings: readonly Uint8Array[]): BigUint64Array {
+/**
+ * NUL-terminated copies of `strings`, packed into one ArrayBuffer, and a
+ * NULL-terminated table of pointers into it (a C `char *const[]`).
+ */
+function cStringArray(strings: readonly string[]): { bytes: Uint8Array; table: BigUint64Array } {
+  const encoder = new TextEncoder();
+  const encoded = strings.map((value) => encoder.encode(value));
+  const bytes = new Uint8Array(new ArrayBuffer(encoded.reduce((total, item) => total + item.byteLength + 1, 0)));
   const table = new BigUint64Array(new ArrayBuffer((strings.length + 1) * 8));
-  strings.forEach((value, i) => {
-    table[i] = BigInt(ptr(value));
+  const base = BigInt(ptr(bytes));
+  let offset = 0;
+  encoded.forEach((item, i) => {
+    bytes.set(item, offset);
+    table[i] = base + BigInt(offset);
+    offset += item.byteLength + 1;
   });
-  return table;
+  return { bytes, table };
 }
 
 /**
@@ -40,13 +47,14 @@ function pointerTable(strings: readonly Uint8Array[]): BigUint64Array {
  * and exactly `env`. Only returns by throwing.
  */
 export function execve(file: string, argv: readonly string[], env: Readonly<Record<string, string | undefined>>): never {
-  const path = cString(file);
-  const argStrings = argv.map(cString);
-  const envStrings = Object.entries(env).flatMap(([key, value]) => (value === undefined ? [] : [cString(`${key}=${value}`)]));
-  const argTable = pointerTable(argStrings);
-  const envTable = pointerTable(envStrings);
-  libc.execve(ptr(path), ptr(argTable), ptr(envTable));
-  throw new ErrnoError(`execve ${file}`, lastErrno());
+  const path = cStringArray([file]);
+  const args = cStringArray(argv);
+  const environment = cStringArray(Object.entries(env).flatMap(([key, value]) => (value === undefined ? [] : [`${key}=${value}`])));
+  const errno = withPinned([path, args, environment], () => {
+    libc.execve(ptr(path.bytes), ptr(args.table), ptr(environment.table));
+    return lastErrno();
+  });
+  throw new ErrnoError(`execve ${file}`, errno);
 }
 
 /** Leaves immediately with `code`, skipping Bun's shutdown work. */

@@ -2,7 +2,7 @@
 // what it execs, while AF_UNIX sockets (the exec wrapper's socketpair +
 // sendmsg) keep working. Linux only; needs no_new_privs first.
 import { ptr } from "bun:ffi";
-import { check, libc } from "./libc.ts";
+import { check, libc, withPinned } from "./libc.ts";
 
 /** One `struct sock_filter` instruction. */
 export interface BpfInstruction {
@@ -141,7 +141,9 @@ export function installSeccompFilter(program: readonly BpfInstruction[]): void {
   const fprog = new DataView(new ArrayBuffer(16));
   fprog.setUint16(0, program.length, true);
   fprog.setBigUint64(8, BigInt(ptr(filter)), true);
-  check("prctl(PR_SET_SECCOMP)", libc.prctl(PR_SET_SECCOMP, BigInt(SECCOMP_MODE_FILTER), BigInt(ptr(fprog)), 0n, 0n));
+  withPinned([filter, fprog], () =>
+    check("prctl(PR_SET_SECCOMP)", libc.prctl(PR_SET_SECCOMP, BigInt(SECCOMP_MODE_FILTER), BigInt(ptr(fprog)), 0n, 0n)),
+  );
 }
 
 /** Takes the network away from the calling thread (see buildNetworkFilter). */

@@ -1,7 +1,7 @@
 // Unix-domain sockets and fd passing (SCM_RIGHTS) over raw libc.
 import { ptr } from "bun:ffi";
 import { EAGAIN, EINTR, ErrnoError } from "./errno.ts";
-import { check, lastErrno, libc } from "./libc.ts";
+import { check, lastErrno, libc, withPinned } from "./libc.ts";
 
 const isDarwin = process.platform === "darwin";
 
@@ -116,12 +116,14 @@ function messageBuffers(data: Uint8Array, fdsToSend: readonly number[], fdCapaci
 export function sendWithFds(fd: number, data: Uint8Array, fds: readonly number[], flags = 0): number {
   if (fds.length > MAX_FDS_PER_MESSAGE) throw new RangeError(`at most ${MAX_FDS_PER_MESSAGE} fds per message`);
   const buffers = messageBuffers(data, fds, 0);
-  for (;;) {
-    const sent = libc.sendmsg(fd, ptr(buffers.header), flags | MSG_NOSIGNAL);
-    if (sent !== -1n) return Number(sent);
-    const errno = lastErrno();
-    if (errno !== EINTR) throw new ErrnoError("sendmsg", errno);
-  }
+  return withPinned([buffers, data], () => {
+    for (;;) {
+      const sent = libc.sendmsg(fd, ptr(buffers.header), flags | MSG_NOSIGNAL);
+      if (sent !== -1n) return Number(sent);
+      const errno = lastErrno();
+      if (errno !== EINTR) throw new ErrnoError("sendmsg", errno);
+    }
+  });
 }
 
 export interface ReceivedMessage {

@@ -21,6 +21,7 @@ import {
   type SandboxState,
 } from "../sandbox/policy.ts";
 import { askApproval } from "./approval.ts";
+import { startProgress } from "./progress.ts";
 import { parseShellArgs, SERVER_INSTRUCTIONS, SHELL_TOOL, SHELL_TOOL_NAME } from "./schema.ts";
 
 export const SERVER_NAME = "codex-exec-mcp-server";
@@ -44,7 +45,7 @@ export const SANDBOX_STATE_METHOD = "codex/sandbox-state/update";
 /** Newer Codex clients send the state with every call, under this `_meta` key. */
 export const SANDBOX_STATE_META_KEY = "codex/sandbox-state-meta";
 
-const SandboxStateRequest = z.object({ method: z.literal(SANDBOX_STATE_METHOD), params: z.unknown() });
+const SandboxStateRequest = z.object({ method: z.literal(SANDBOX_STATE_METHOD), params: z.unknown().optional() });
 
 /** A JSON-RPC error whose message reaches the client exactly as written. */
 function rpcError(code: number, message: string): Error {
@@ -140,6 +141,7 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
       },
       log: config.log,
     });
+    const progress = startProgress(request.params._meta?.progressToken, extra.sendNotification);
     try {
       const result = await runShellCall({
         command,
@@ -164,6 +166,7 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
             allowUnsandboxed: config.allowUnsandboxed,
           }),
         signal: abort.signal,
+        onOutput: progress?.onOutput,
         outputLimit: config.outputLimit,
         log: config.log,
       });
@@ -173,6 +176,7 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
     } catch (error) {
       return errorResult(`failed to run the command: ${(error as Error).message}`);
     } finally {
+      progress?.stop();
       running.delete(abort);
       extra.signal.removeEventListener("abort", forwardCancel);
     }

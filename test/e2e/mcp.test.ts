@@ -4,7 +4,8 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect, setSandbox, shell, tempDir } from "../support.ts";
+import { ProgressNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { connect, isolatedEnv, setSandbox, shell, tempDir } from "../support.ts";
 
 // Verbatim from the reference's integration test (protocol.md section 2).
 const EXPECTED_TOOL = {
@@ -100,6 +101,19 @@ describe("commands", () => {
     expect(result).toMatchObject({ exit_code: 0, output: "wrapper=codex-execve-wrapper\nfrom-script\n" });
   });
 
+  test("every argument reaches the program intact, even with `_` exported to the server", async () => {
+    // The patched Bash loses arguments now and then when `_` is exported to
+    // it; a server started from a shell has `_` in its environment.
+    const exported = await connect({ env: isolatedEnv({ _: "/usr/bin/env" }) });
+    await setSandbox(exported, { type: "danger-full-access" });
+    const result = await shell(exported, {
+      command: 'for i in $(seq 300); do /usr/bin/test "x$i" = "x$i" || echo "lost an argument at $i"; done; echo checked',
+      timeout_ms: 60_000,
+    });
+    await exported.close();
+    expect(result.output).toBe("checked\n");
+  });
+
   test("SIGPIPE behaves normally in programs started through the wrapper", async () => {
     const result = await shell(client, { command: "yes | head -n 2; echo ${PIPESTATUS[0]}" });
     expect(result.output).toBe("y\ny\n141\n");
@@ -130,5 +144,31 @@ describe("bad arguments get a clear tool error and run nothing", () => {
     const result = await client.callTool({ name: "exec", arguments: {} });
     expect(result.isError).toBe(true);
     expect((result.content as { text: string }[])[0]!.text).toContain("unknown tool `exec`");
+  });
+});
+
+describe("progress", () => {
+  test("with a progressToken, a long call reports the tail of its output", async () => {
+    const updates: { progress: number; message?: string }[] = [];
+    const result = await client.callTool(
+      { name: "shell", arguments: { command: "for i in 1 2 3; do echo tick$i; sleep 0.7; done", workdir: "/tmp", login: false } },
+      undefined,
+      { onprogress: (update) => updates.push(update) },
+    );
+    expect(result.isError).toBe(false);
+    expect(updates.length).toBeGreaterThanOrEqual(1);
+    expect(updates.length).toBeLessThanOrEqual(3);
+    expect(updates.at(-1)!.message).toMatch(/tick[123]\n$/);
+    const progressValues = updates.map((update) => update.progress);
+    expect([...progressValues].sort((a, b) => a - b)).toEqual(progressValues);
+  });
+
+  test("without a progressToken nothing is sent", async () => {
+    let notified = 0;
+    client.setNotificationHandler(ProgressNotificationSchema, () => {
+      notified++;
+    });
+    await shell(client, { command: "echo a; sleep 1.2; echo b" });
+    expect(notified).toBe(0);
   });
 });

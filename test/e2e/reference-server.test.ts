@@ -33,11 +33,10 @@ function startReference(): Promise<Client> {
   const home = tempDir("codex-exec-reference-home-");
   mkdirSync(join(home, "rules"));
   writeFileSync(join(home, "rules/test.rules"), RULES);
-  return connect({
-    command: REFERENCE_SERVER,
-    args: ["--execve", WRAPPER_BINARY, "--bash", PATCHED_BASH],
-    env: isolatedEnv({ CODEX_HOME: home }),
-  });
+  const env = isolatedEnv({ CODEX_HOME: home });
+  // Its default log level is quiet; a RUST_LOG from the caller would not be.
+  delete env.RUST_LOG;
+  return connect({ command: REFERENCE_SERVER, args: ["--execve", WRAPPER_BINARY, "--bash", PATCHED_BASH], env });
 }
 
 beforeAll(async () => {

@@ -113,6 +113,21 @@ describe("allow and forbidden rules", () => {
     expect(existsSync(join(dir, "keep"))).toBe(true);
   });
 
+  test("a script cannot switch interception off by unsetting the wrapper variables", async () => {
+    const { client } = await serverWith('prefix_rule(pattern=["rm"], decision="forbidden")\n');
+    const dir = tempDir();
+    writeFileSync(join(dir, "keep"), "");
+    await setSandbox(client, { type: "danger-full-access" }, dir);
+    const result = await shell(client, {
+      command: 'unset BASH_EXEC_WRAPPER EXEC_WRAPPER; rm keep; echo status=$?; bash -c "rm keep; echo nested=\\$?"',
+      workdir: dir,
+    });
+    expect(result.output).toBe(
+      "Execution denied: Execution forbidden by policy\nstatus=1\nExecution denied: Execution forbidden by policy\nnested=1\n",
+    );
+    expect(existsSync(join(dir, "keep"))).toBe(true);
+  });
+
   test("allow: the program runs outside the read-only sandbox", async () => {
     const { client } = await serverWith('prefix_rule(pattern=["touch"])\n');
     const dir = tempDir();

@@ -79,7 +79,7 @@ a.sendmsg([b"pong"])
 print("recvmsg=" + b.recvmsg(4)[0].decode())
 os.write(b.fileno(), b"back")
 print("recv=" + a.recv(4).decode())`;
-/** Python: the calls the reference's list refuses whatever the address family. */
+/** Python: calls the reference's list refuses with the network off even on AF_UNIX, then socket() per family. */
 const PY_UNIX_REFUSED = `import socket
 def attempt(name, f):
     try:
@@ -160,6 +160,22 @@ afterAll(async () => {
 });
 
 const HOSTNAME = readFileSync("/etc/hostname", "utf8");
+
+/**
+ * Bash's own no_new_privs flag and seccomp filter count, read with builtins
+ * only (so it is Bash's process, not a program's).
+ */
+const STATUS_CMD = `while IFS= read -r l; do case $l in NoNewPrivs:*|Seccomp_filters:*) echo "$l";; esac; done < /proc/$$/status`;
+/** What STATUS_CMD prints, relative to this test process (the server inherits its state). */
+function expectedStatus(change: { noNewPrivs: boolean; extraFilters: number }): string {
+  const own = readFileSync("/proc/self/status", "utf8");
+  const nnp = /^NoNewPrivs:\t(\d+)$/m.exec(own)?.[1];
+  const filters = /^Seccomp_filters:\t(\d+)$/m.exec(own)?.[1];
+  let text = `NoNewPrivs:\t${change.noNewPrivs ? 1 : Number(nnp)}\n`;
+  if (filters !== undefined) text += `Seccomp_filters:\t${Number(filters) + change.extraFilters}\n`;
+  return text;
+}
+const UNCONFINED_STATUS = expectedStatus({ noNewPrivs: false, extraFilters: 0 });
 
 describe("no sandbox state received: read-only with sandboxCwd = workdir", () => {
   let pristine: Client;
@@ -375,6 +391,14 @@ describe("network", () => {
     await setSandbox(client, workspaceWrite({ network_access: true }), workdir);
     const allowed = await shell(client, { command: py(PY_UNIX_REFUSED), workdir });
     expect(allowed.output).toBe("send=ok\ngetsockopt=ok\ninet-socket=ok\ninet6-socket=ok\nunix-socket=ok\n");
+  });
+
+  test("the shell runs with no_new_privs, plus one seccomp filter only when the network is off", async () => {
+    const workdir = outsideDir("net-status");
+    await setSandbox(client, { type: "read-only" }, workdir);
+    expect((await shell(client, { command: STATUS_CMD, workdir })).output).toBe(expectedStatus({ noNewPrivs: true, extraFilters: 1 }));
+    await setSandbox(client, workspaceWrite({ network_access: true }), workdir);
+    expect((await shell(client, { command: STATUS_CMD, workdir })).output).toBe(expectedStatus({ noNewPrivs: true, extraFilters: 0 }));
   });
 
   test("interception still works inside the sandbox with the network off", async () => {
@@ -595,20 +619,20 @@ describe("no platform sandbox", () => {
     const targets = [fresh(workdir), fresh(outsideDir("full-elsewhere")), fresh(slashTmpDir)];
     const before = accepted;
     const result = await shell(client, {
-      command: `${targets.map(touchCmd).join("; ")}; echo "disabled=\${CODEX_SANDBOX_NETWORK_DISABLED-unset}"; ${BASH_TCP}`,
+      command: `${targets.map(touchCmd).join("; ")}; echo "disabled=\${CODEX_SANDBOX_NETWORK_DISABLED-unset}"; ${BASH_TCP}; ${STATUS_CMD}`,
       workdir: tempDir(),
     });
-    expect(result.output).toBe("touch=0\ntouch=0\ntouch=0\ndisabled=unset\nbash-tcp=hello\n");
+    expect(result.output).toBe(`touch=0\ntouch=0\ntouch=0\ndisabled=unset\nbash-tcp=hello\n${UNCONFINED_STATUS}`);
     for (const target of targets) expect(existsSync(target)).toBe(true);
     expect(accepted).toBe(before + 1);
   });
 
-  test("external-sandbox: full disk access, no platform sandbox of ours", async () => {
+  test("external-sandbox: full disk access, no platform sandbox of ours (the network is the outer sandbox's job)", async () => {
     const workdir = outsideDir("external");
     await setSandbox(client, { type: "external-sandbox", network_access: "restricted" }, workdir);
     const target = fresh(outsideDir("external-elsewhere"));
-    const result = await shell(client, { command: `${touchCmd(target)}; echo "disabled=$CODEX_SANDBOX_NETWORK_DISABLED"`, workdir });
-    expect(result.output).toBe("touch=0\ndisabled=1\n");
+    const result = await shell(client, { command: `${touchCmd(target)}; echo "disabled=$CODEX_SANDBOX_NETWORK_DISABLED"; ${STATUS_CMD}`, workdir });
+    expect(result.output).toBe(`touch=0\ndisabled=1\n${UNCONFINED_STATUS}`);
     expect(existsSync(target)).toBe(true);
   });
 });
