@@ -134,17 +134,43 @@ function usableExecutable(path: string): boolean {
   }
 }
 
+const DOTSLASH_SHEBANG = "#!/usr/bin/env dotslash";
+
+function isDotslashFile(path: string): boolean {
+  try {
+    return readFileSync(path, "utf8").startsWith(DOTSLASH_SHEBANG);
+  } catch {
+    return false;
+  }
+}
+
+/** The Bash a DotSlash file describes, fetched (and verified) by `dotslash` itself. */
+function fetchWithDotslash(source: string, file: string, env: NodeJS.ProcessEnv): string {
+  let fetched: ReturnType<typeof Bun.spawnSync>;
+  try {
+    fetched = Bun.spawnSync(["dotslash", "--", "fetch", file], { env, stdout: "pipe", stderr: "pipe" });
+  } catch {
+    throw new BashNotFoundError(`${source}: ${file} is a DotSlash file, but the dotslash command is not installed (npm install -g fb-dotslash)`);
+  }
+  const path = fetched.stdout.toString().trim();
+  if (fetched.exitCode !== 0 || path === "") {
+    throw new BashNotFoundError(`${source}: dotslash could not fetch ${file}: ${fetched.stderr.toString().trim() || `exit ${fetched.exitCode}`}`);
+  }
+  return path;
+}
+
+/** A Bash named by the user: an executable, or a DotSlash file describing one. */
+function userBash(source: string, path: string, env: NodeJS.ProcessEnv): string {
+  const resolved = isDotslashFile(path) ? fetchWithDotslash(source, path, env) : path;
+  if (!usableExecutable(resolved)) throw new BashNotFoundError(`${source}: not an executable file`);
+  return resolved;
+}
+
 /** Resolves the patched Bash to use, or throws a BashNotFoundError naming every place tried. */
 export async function resolveBash({ flag, env }: BashSources): Promise<string> {
-  if (flag !== undefined && flag !== "") {
-    if (!usableExecutable(flag)) throw new BashNotFoundError(`--bash ${flag}: not an executable file`);
-    return flag;
-  }
+  if (flag !== undefined && flag !== "") return userBash(`--bash ${flag}`, flag, env);
   const fromEnv = env.CODEX_BASH_PATH;
-  if (fromEnv !== undefined && fromEnv !== "") {
-    if (!usableExecutable(fromEnv)) throw new BashNotFoundError(`CODEX_BASH_PATH=${fromEnv}: not an executable file`);
-    return fromEnv;
-  }
+  if (fromEnv !== undefined && fromEnv !== "") return userBash(`CODEX_BASH_PATH=${fromEnv}`, fromEnv, env);
   const embedded = embeddedBashes();
   if (embedded.size === 0) {
     throw new BashNotFoundError(
