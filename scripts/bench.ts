@@ -8,11 +8,19 @@
 //   bun scripts/bench.ts           (after `bun scripts/build.ts`)
 //   BENCH_REPS=9 bun scripts/bench.ts
 //
-// Prints a Markdown table of medians. Not a test: it asserts only that each
+// Prints Markdown tables of medians. Not a test: it asserts only that each
 // command really worked, so a broken server cannot look fast.
+//
+// Configurations. The head-to-head ("ours" vs "reference") gives both servers
+// the reference's patched Bash for Debian 12, each with its own wrapper, so the
+// only difference is the server and the wrapper. Two more configurations of our
+// server are timed for the per-exec cost only: with no flags at all (our
+// embedded static Bash, what users get), and with the reference's wrapper,
+// which isolates the cost of our server's side of each exec from the start-up
+// of a wrapper written in Bun.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   PATCHED_BASH,
@@ -31,23 +39,72 @@ const START_RUNS = 31;
 const LOOP_EXECS = 200;
 const LOOP = `for i in $(seq ${LOOP_EXECS}); do /bin/true; done`;
 const SEQ_COUNT = 100_000;
-/** Bytes of `seq 100000`: checked so that a truncated answer is not timed as a fast one. */
-const SEQ_BYTES = Array.from({ length: SEQ_COUNT }, (_, i) => String(i + 1).length + 1).reduce((a, b) => a + b, 0);
+/** Bytes `seq n` prints: checked so that a truncated answer is not timed as a fast one. */
+function seqBytes(count: number): number {
+  let bytes = 0;
+  for (let i = 1; i <= count; i++) bytes += String(i).length + 1;
+  return bytes;
+}
+const SEQ_BYTES = seqBytes(SEQ_COUNT);
+const PARALLEL_CALLS = 8;
+const PARALLEL_EXECS = 50;
+const PARALLEL_LINES = 20_000;
+const PARALLEL_COMMAND = `for i in $(seq ${PARALLEL_EXECS}); do /bin/true; done; seq ${PARALLEL_LINES}`;
+const PARALLEL_BYTES = seqBytes(PARALLEL_LINES);
+const HUGE_BYTES = 1_000_000_000;
+// `tr` rather than `yes`: every byte is the same, and no SIGPIPE is involved.
+const HUGE_COMMAND = `head -c ${HUGE_BYTES} /dev/zero | tr '\\0' x`;
+/** Generous: 1 GB through a pipe takes seconds, more on a loaded machine. */
+const HUGE_TIMEOUT_MS = 600_000;
+/** Runs of the 1 GB call per server, each on a fresh server (VmHWM only grows). */
+const HUGE_RUNS = Number(process.env.BENCH_HUGE_RUNS ?? 2);
+/** Pause before reading the idle RSS, so that what the trivial call left behind can settle. */
+const IDLE_SETTLE_MS = 200;
 /** The per-exec cost we aim for, as a multiple of a bare compiled Bun start. */
 const TARGET_RATIO = 1.3;
 
 interface Side {
   name: string;
+  /** How the configuration is shown in the tables. */
+  label: string;
   command: string;
   args: string[];
+  /** Every measure, or only the per-exec loop (the extra configurations). */
+  full: boolean;
 }
 
-// Both get the same patched Bash, each its own wrapper, explicitly.
-const OURS: Side = { name: "ours", command: SERVER_BINARY, args: ["--bash", PATCHED_BASH, "--execve", WRAPPER_BINARY] };
-const REFERENCE: Side = { name: "reference", command: REFERENCE_SERVER, args: ["--bash", PATCHED_BASH, "--execve", REFERENCE_WRAPPER] };
-const SIDES = [OURS, REFERENCE];
+const OURS: Side = {
+  name: "ours",
+  label: "ours (reference's Bash, our wrapper)",
+  command: SERVER_BINARY,
+  args: ["--bash", PATCHED_BASH, "--execve", WRAPPER_BINARY],
+  full: true,
+};
+const REFERENCE: Side = {
+  name: "reference",
+  label: "reference (its Bash, its wrapper)",
+  command: REFERENCE_SERVER,
+  args: ["--bash", PATCHED_BASH, "--execve", REFERENCE_WRAPPER],
+  full: true,
+};
+const OURS_DEFAULT: Side = {
+  name: "ours-default",
+  label: "ours with no flags (embedded Bash, our wrapper): what users get",
+  command: SERVER_BINARY,
+  args: [],
+  full: false,
+};
+const OURS_REFERENCE_WRAPPER: Side = {
+  name: "ours-reference-wrapper",
+  label: "our server + the reference's wrapper (reference's Bash)",
+  command: SERVER_BINARY,
+  args: ["--bash", PATCHED_BASH, "--execve", REFERENCE_WRAPPER],
+  full: false,
+};
+const SIDES = [OURS, REFERENCE, OURS_DEFAULT, OURS_REFERENCE_WRAPPER];
 
 function median(values: number[]): number {
+  if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
@@ -66,21 +123,42 @@ function timedSync(work: () => void): number {
   return performance.now() - start;
 }
 
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A `kB` field (VmRSS, VmHWM) of /proc/<pid>/status, in MiB. */
+function procMemory(pid: number, field: "VmRSS" | "VmHWM"): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status);
+  if (match === null) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(match[1]) / 1024;
+}
+
+/** Our environment without the variables that would change what a Bash does when started by hand. */
+function cleanEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  // BASH_ENV: a login-less shell must not source the machine's profile hooks.
+  // The wrapper variables: set when this script itself runs under an intercepting shell.
+  const dropped = new Set(["BASH_ENV", "BASH_EXEC_WRAPPER", "EXEC_WRAPPER"]);
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !dropped.has(key)) env[key] = value;
+  return env;
+}
+
 /**
- * The servers' environment: ours minus BASH_ENV (a login-less shell must not
- * source the machine's profile hooks), with a CODEX_HOME whose rules directory
- * is empty (no rule matches, so every program is a plain Run) and a private cache.
+ * The servers' environment: a CODEX_HOME whose rules directory is empty (no
+ * rule matches, so every program is a plain Run) and a private cache (where
+ * our server extracts its embedded Bash).
  */
 function serverEnv(scratch: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) if (value !== undefined && key !== "BASH_ENV") env[key] = value;
   const home = join(scratch, "codex-home");
   mkdirSync(join(home, "rules"), { recursive: true });
-  return { ...env, CODEX_HOME: home, XDG_CACHE_HOME: join(scratch, "cache") };
+  return { ...cleanEnv(), CODEX_HOME: home, XDG_CACHE_HOME: join(scratch, "cache") };
 }
 
 interface Running {
   client: Client;
+  pid: number;
   close: () => Promise<void>;
 }
 
@@ -98,8 +176,11 @@ async function start(side: Side, env: Record<string, string>): Promise<Running> 
   transport.stderr?.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();
   });
+  const pid = transport.pid;
+  if (pid === null) throw new Error(`${side.name}: the transport has no server pid`);
   return {
     client,
+    pid,
     close: async () => {
       await client.close();
       if (stderr.length > 0) process.stderr.write(`[${side.name} stderr] ${stderr.slice(0, 2000)}\n`);
@@ -107,8 +188,11 @@ async function start(side: Side, env: Record<string, string>): Promise<Running> 
   };
 }
 
-async function call(client: Client, command: string): Promise<ExecResultJson> {
-  const result = await client.callTool({ name: "shell", arguments: { command, workdir: "/tmp", login: false } });
+async function call(client: Client, command: string, timeoutMs?: number): Promise<ExecResultJson> {
+  const args = { command, workdir: "/tmp", login: false, ...(timeoutMs === undefined ? {} : { timeout_ms: timeoutMs }) };
+  // The SDK's own request timeout (60 s) would cut a long call short.
+  const options = timeoutMs === undefined ? undefined : { timeout: timeoutMs + 60_000 };
+  const result = await client.callTool({ name: "shell", arguments: args }, undefined, options);
   const content = result.content as { type: string; text: string }[];
   if (result.isError) throw new Error(`tool error for \`${command}\`: ${content[0]?.text}`);
   return JSON.parse(content[0]!.text) as ExecResultJson;
@@ -119,12 +203,20 @@ async function expectCall(client: Client, command: string, check: (result: ExecR
   if (!check(result)) throw new Error(`unexpected result for \`${command}\`: ${JSON.stringify(result).slice(0, 500)}`);
 }
 
+/** Figures of one sample; the extra configurations leave the others out. */
 interface Figures {
-  coldStartMs: number;
   trivialMs: number;
   loopMs: number;
-  seqMs: number;
+  coldStartMs?: number;
+  /** MiB, after initialize + one trivial call. */
+  idleRss?: number;
+  parallelMs?: number;
+  /** MiB, the server's VmHWM after the parallel batches (and nothing heavier). */
+  parallelHwm?: number;
+  seqMs?: number;
 }
+
+type Measure = keyof Figures;
 
 /** One sample of every measure for one side, on a fresh server; each kind of call runs once untimed first. */
 async function sample(side: Side, env: Record<string, string>): Promise<Figures> {
@@ -133,13 +225,30 @@ async function sample(side: Side, env: Record<string, string>): Promise<Figures>
     running = await start(side, env);
     await running.client.listTools();
   });
-  const { client, close } = running!;
+  const { client, pid, close } = running!;
   try {
     await setSandbox(client, { type: "danger-full-access" });
     const trivial = () => expectCall(client, "true", (r) => r.exit_code === 0 && r.output === "");
     const loop = () => expectCall(client, LOOP, (r) => r.exit_code === 0 && r.output === "");
-    const seq = () => expectCall(client, `seq ${SEQ_COUNT}`, (r) => r.exit_code === 0 && r.output.length === SEQ_BYTES);
     await trivial();
+    if (!side.full) {
+      await loop();
+      const trivialMs = await timed(trivial);
+      return { trivialMs, loopMs: await timed(loop) };
+    }
+    await sleep(IDLE_SETTLE_MS);
+    const idleRss = procMemory(pid, "VmRSS");
+    // The batch comes before any bigger call, so that the peak is its own.
+    const batch = () =>
+      Promise.all(
+        Array.from({ length: PARALLEL_CALLS }, () =>
+          expectCall(client, PARALLEL_COMMAND, (r) => r.exit_code === 0 && r.output.length === PARALLEL_BYTES),
+        ),
+      );
+    await batch();
+    const parallelMs = await timed(batch);
+    const parallelHwm = procMemory(pid, "VmHWM");
+    const seq = () => expectCall(client, `seq ${SEQ_COUNT}`, (r) => r.exit_code === 0 && r.output.length === SEQ_BYTES);
     await loop();
     await seq();
     // Several trivial calls per server: each is a few ms, the noisiest measure.
@@ -147,17 +256,51 @@ async function sample(side: Side, env: Record<string, string>): Promise<Figures>
     for (let i = 0; i < 5; i++) trivials.push(await timed(trivial));
     const loopMs = await timed(loop);
     const seqMs = await timed(seq);
-    return { coldStartMs, trivialMs: median(trivials), loopMs, seqMs };
+    return { coldStartMs, trivialMs: median(trivials), loopMs, seqMs, idleRss, parallelMs, parallelHwm };
   } finally {
     await close();
   }
 }
 
-function spawnMedian(argv: string[], runs: number, expectedExit = 0): number {
+interface HugeFigures {
+  ms: number;
+  /** MiB: VmRSS before the call, VmHWM after it. */
+  rssBefore: number;
+  hwm: number;
+  outputChars: number;
+  exitCode: number;
+}
+
+/** One call printing 1 GB on a fresh server (after one trivial call); the server's peak RSS over it. */
+async function hugeSample(side: Side, env: Record<string, string>): Promise<HugeFigures> {
+  const { client, pid, close } = await start(side, env);
+  try {
+    await setSandbox(client, { type: "danger-full-access" });
+    await expectCall(client, "true", (r) => r.exit_code === 0);
+    await sleep(IDLE_SETTLE_MS);
+    const rssBefore = procMemory(pid, "VmRSS");
+    let result: ExecResultJson | undefined;
+    const ms = await timed(async () => {
+      result = await call(client, HUGE_COMMAND, HUGE_TIMEOUT_MS);
+    });
+    const hwm = procMemory(pid, "VmHWM");
+    const { exit_code, output, timed_out } = result!;
+    // Each side keeps a bounded part (ours head + tail with a marker, the
+    // reference the first 1 MiB); anything else is a broken run.
+    if (timed_out || output.length === 0 || output.length > 2 * 1024 * 1024) {
+      throw new Error(`${side.name}: unexpected 1 GB result: exit ${exit_code}, timed_out ${timed_out}, ${output.length} chars`);
+    }
+    return { ms, rssBefore, hwm, outputChars: output.length, exitCode: exit_code };
+  } finally {
+    await close();
+  }
+}
+
+function spawnMedian(argv: string[], runs: number, expectedExit = 0, env?: Record<string, string>): number {
   const times: number[] = [];
   for (let i = 0; i < runs + 1; i++) {
     const ms = timedSync(() => {
-      const child = Bun.spawnSync(argv, { stdout: "ignore", stderr: "ignore", stdin: "ignore" });
+      const child = Bun.spawnSync(argv, { stdout: "ignore", stderr: "ignore", stdin: "ignore", env });
       if (child.exitCode !== expectedExit) throw new Error(`${argv.join(" ")} exited with ${child.exitCode}, not ${expectedExit}`);
     });
     // The first run pays for the page cache: not counted.
@@ -179,36 +322,82 @@ async function compileHelloWorld(dir: string): Promise<string> {
   return binary;
 }
 
+/** The Bash our server runs with no flags: it extracts its embedded one into the cache, and `$BASH` names it. */
+async function embeddedBashPath(env: Record<string, string>): Promise<string> {
+  const { client, close } = await start(OURS_DEFAULT, env);
+  try {
+    await setSandbox(client, { type: "danger-full-access" });
+    const result = await call(client, 'printf %s "$BASH"');
+    if (result.exit_code !== 0 || !result.output.startsWith("/")) throw new Error(`cannot tell the embedded Bash: ${JSON.stringify(result)}`);
+    return result.output;
+  } finally {
+    await close();
+  }
+}
+
+/** `<bash> -c LOOP` with no wrapper variable: the same Bash's own cost of the loop. */
+function plainLoop(bash: string, env: Record<string, string>): number {
+  return timedSync(() => {
+    const child = Bun.spawnSync([bash, "-c", LOOP], { stdout: "ignore", stderr: "inherit", stdin: "ignore", env });
+    if (child.exitCode !== 0) throw new Error(`plain loop in ${bash} failed`);
+  });
+}
+
 function fmt(ms: number): string {
   return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
 }
 
+function mib(value: number): string {
+  return value.toFixed(1);
+}
+
 function ratio(a: number, b: number): string {
-  return b > 0 ? `${(a / b).toFixed(2)}×` : "n/a";
+  return b > 0 && Number.isFinite(a) ? `${(a / b).toFixed(2)}×` : "n/a";
+}
+
+function loadAverage(): string {
+  return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 }
 
 async function main(): Promise<void> {
   const began = performance.now();
+  const loadBefore = loadAverage();
   const scratch = tempDir("codex-exec-bench-");
   try {
     const env = serverEnv(scratch);
+    const bashEnv = cleanEnv();
     const hello = await compileHelloWorld(scratch);
+    const embeddedBash = await embeddedBashPath(env);
+    const bashes = new Map<string, string>([
+      ["/bin/bash", "/bin/bash"],
+      [PATCHED_BASH, `reference's patched Bash (${PATCHED_BASH.split("/").at(-2)})`],
+      [embeddedBash, "our embedded Bash"],
+    ]);
+    const bashOf = (side: Side) => (side === OURS_DEFAULT ? embeddedBash : PATCHED_BASH);
     const samples = new Map<string, Figures[]>(SIDES.map((side) => [side.name, []]));
-    const plainLoops: number[] = [];
-    // Repetition 0 is the warm-up (page cache, Bash extraction into our
-    // cache) and is dropped. The sides alternate so that drift in machine
-    // load hits both alike.
+    const plainLoops = new Map<string, number[]>([...bashes.keys()].map((bash) => [bash, []]));
+    // Repetition 0 is the warm-up (page cache, JIT) and is dropped. The
+    // order of the configurations rotates so that drift in machine load
+    // hits all alike.
     for (let rep = 0; rep <= REPS; rep++) {
-      for (const side of rep % 2 === 0 ? SIDES : [...SIDES].reverse()) {
+      const order = SIDES.map((_, i) => SIDES[(i + rep) % SIDES.length]!);
+      for (const side of order) {
         const figures = await sample(side, env);
         if (rep > 0) samples.get(side.name)!.push(figures);
       }
-      const plain = timedSync(() => {
-        const child = Bun.spawnSync(["/bin/bash", "-c", LOOP], { stdout: "ignore", stderr: "inherit", stdin: "ignore" });
-        if (child.exitCode !== 0) throw new Error("plain bash loop failed");
-      });
-      if (rep > 0) plainLoops.push(plain);
+      for (const bash of bashes.keys()) {
+        const ms = plainLoop(bash, bashEnv);
+        if (rep > 0) plainLoops.get(bash)!.push(ms);
+      }
       process.stderr.write(`repetition ${rep}/${REPS} done (${((performance.now() - began) / 1000).toFixed(1)} s)\n`);
+    }
+    const huge = new Map<string, HugeFigures[]>([
+      [OURS.name, []],
+      [REFERENCE.name, []],
+    ]);
+    for (let run = 0; run < HUGE_RUNS; run++) {
+      for (const side of run % 2 === 0 ? [OURS, REFERENCE] : [REFERENCE, OURS]) huge.get(side.name)!.push(await hugeSample(side, env));
+      process.stderr.write(`1 GB run ${run + 1}/${HUGE_RUNS} done (${((performance.now() - began) / 1000).toFixed(1)} s)\n`);
     }
     const helloMs = spawnMedian([hello], START_RUNS);
     const trueMs = spawnMedian(["/bin/true"], START_RUNS);
@@ -217,37 +406,68 @@ async function main(): Promise<void> {
     // of the per-exec cost that is not the wrapper's start is the round trip.
     const ourWrapperMs = spawnMedian([WRAPPER_BINARY], START_RUNS, 2);
     const referenceWrapperMs = spawnMedian([REFERENCE_WRAPPER], START_RUNS, 2);
-    const plainLoopMs = median(plainLoops);
+    const loadAfter = loadAverage();
 
-    const pick = (name: string, key: keyof Figures) => median(samples.get(name)!.map((figures) => figures[key]));
-    const perExec = (name: string) => (pick(name, "loopMs") - plainLoopMs) / LOOP_EXECS;
-    const rows: [string, number, number][] = [
-      ["cold start to `tools/list` answer", pick("ours", "coldStartMs"), pick("reference", "coldStartMs")],
-      ["warm trivial call (`true`, a builtin)", pick("ours", "trivialMs"), pick("reference", "trivialMs")],
-      [`one call of ${LOOP_EXECS} × \`/bin/true\``, pick("ours", "loopMs"), pick("reference", "loopMs")],
-      [`interception cost per exec (minus plain \`/bin/bash -c\`, ÷ ${LOOP_EXECS})`, perExec("ours"), perExec("reference")],
-      [`\`seq ${SEQ_COUNT}\` call (${(SEQ_BYTES / 1000).toFixed(0)} KB out)`, pick("ours", "seqMs"), pick("reference", "seqMs")],
+    const pick = (side: Side, key: Measure) =>
+      median(samples.get(side.name)!.flatMap((figures) => (figures[key] === undefined ? [] : [figures[key]])));
+    const plainLoopMs = (bash: string) => median(plainLoops.get(bash)!);
+    const perExec = (side: Side) => (pick(side, "loopMs") - plainLoopMs(bashOf(side))) / LOOP_EXECS;
+    const hugePick = (side: Side, key: keyof HugeFigures) => median(huge.get(side.name)!.map((figures) => figures[key]));
+
+    const timeRows: [string, number, number][] = [
+      ["cold start to `tools/list` answer", pick(OURS, "coldStartMs"), pick(REFERENCE, "coldStartMs")],
+      ["warm trivial call (`true`, a builtin)", pick(OURS, "trivialMs"), pick(REFERENCE, "trivialMs")],
+      [`one call of ${LOOP_EXECS} × \`/bin/true\``, pick(OURS, "loopMs"), pick(REFERENCE, "loopMs")],
+      [`interception cost per exec (minus the same Bash's plain loop, ÷ ${LOOP_EXECS})`, perExec(OURS), perExec(REFERENCE)],
+      [`\`seq ${SEQ_COUNT}\` call (${(SEQ_BYTES / 1000).toFixed(0)} KB out)`, pick(OURS, "seqMs"), pick(REFERENCE, "seqMs")],
+      [
+        `${PARALLEL_CALLS} parallel calls × (${PARALLEL_EXECS} execs + \`seq ${PARALLEL_LINES}\`), wall time of the batch`,
+        pick(OURS, "parallelMs"),
+        pick(REFERENCE, "parallelMs"),
+      ],
+      ["one call printing 1 GB (`head -c 1e9 /dev/zero | tr`), wall time", hugePick(OURS, "ms"), hugePick(REFERENCE, "ms")],
     ];
+    const memoryRows: [string, number, number][] = [
+      ["idle RSS (VmRSS after initialize + one trivial call)", pick(OURS, "idleRss"), pick(REFERENCE, "idleRss")],
+      [`peak RSS (VmHWM) after the ${PARALLEL_CALLS} parallel calls (run twice)`, pick(OURS, "parallelHwm"), pick(REFERENCE, "parallelHwm")],
+      ["peak RSS (VmHWM) over one call printing 1 GB", hugePick(OURS, "hwm"), hugePick(REFERENCE, "hwm")],
+    ];
+    const perExecRows = [OURS, OURS_DEFAULT, OURS_REFERENCE_WRAPPER, REFERENCE].map((side) => {
+      const cost = perExec(side);
+      return `| ${side.label} | ${fmt(pick(side, "loopMs"))} | ${fmt(cost)} | ${ratio(cost, perExec(REFERENCE))} | ${ratio(cost, helloMs)} |`;
+    });
+    const ourRatio = perExec(OURS_DEFAULT) / helloMs;
 
     const lines = [
-      `Medians in ms over ${REPS} repetitions after a warm-up; sandbox \`danger-full-access\`, \`login: false\`, same patched Bash (${PATCHED_BASH.split("/").at(-2)}) for both.`,
-      `Our binary: ${SERVER_BINARY} (built ${statSync(SERVER_BINARY).mtime.toISOString()}); Bun ${Bun.version}.`,
+      `Medians over ${REPS} repetitions after a warm-up (1 GB call: ${HUGE_RUNS} runs); sandbox \`danger-full-access\`, \`login: false\`, each server fresh per repetition.`,
+      `Head to head, both servers get the reference's patched Bash (${PATCHED_BASH.split("/").at(-2)}) and their own wrapper.`,
+      `Our binary: ${SERVER_BINARY} (built ${statSync(SERVER_BINARY).mtime.toISOString()}); Bun ${Bun.version}. Load average before: ${loadBefore}; after: ${loadAfter}.`,
       "",
-      "| measure | ours | reference | ours/reference |",
+      "| measure (ms) | ours | reference | ours/reference |",
       "|---|---:|---:|---:|",
-      ...rows.map(([label, ours, reference]) => `| ${label} | ${fmt(ours)} | ${fmt(reference)} | ${ratio(ours, reference)} |`),
+      ...timeRows.map(([label, ours, reference]) => `| ${label} | ${fmt(ours)} | ${fmt(reference)} | ${ratio(ours, reference)} |`),
+      "",
+      "| memory (MiB) | ours | reference | ours/reference |",
+      "|---|---:|---:|---:|",
+      ...memoryRows.map(([label, ours, reference]) => `| ${label} | ${mib(ours)} | ${mib(reference)} | ${ratio(ours, reference)} |`),
+      "",
+      `1 GB call: output kept ${hugePick(OURS, "outputChars")} chars (ours) / ${hugePick(REFERENCE, "outputChars")} (reference); exit codes ${hugePick(OURS, "exitCode")} / ${hugePick(REFERENCE, "exitCode")}; VmRSS just before ${mib(hugePick(OURS, "rssBefore"))} / ${mib(hugePick(REFERENCE, "rssBefore"))} MiB.`,
+      "",
+      `| per-exec cost, ${LOOP_EXECS} × \`/bin/true\` in one call | call (ms) | per exec (ms) | vs reference | vs Bun hello-world start |`,
+      "|---|---:|---:|---:|---:|",
+      ...perExecRows,
       "",
       "| baseline (same run) | ms |",
       "|---|---:|",
-      `| plain \`/bin/bash -c '${LOOP}'\` | ${fmt(plainLoopMs)} |`,
+      ...[...bashes].map(([bash, label]) => `| plain \`-c '${LOOP}'\` in ${label} | ${fmt(plainLoopMs(bash))} |`),
       `| compiled Bun hello-world start (median of ${START_RUNS}) | ${fmt(helloMs)} |`,
       `| \`/bin/true\` start (median of ${START_RUNS}) | ${fmt(trueMs)} |`,
       `| our wrapper start to its usage error, no socket work (median of ${START_RUNS}) | ${fmt(ourWrapperMs)} |`,
       `| reference wrapper start to its usage error (median of ${START_RUNS}) | ${fmt(referenceWrapperMs)} |`,
       "",
-      `Our per-exec cost / hello-world start: **${(perExec("ours") / helloMs).toFixed(2)}** (target ≤ ${TARGET_RATIO}; ${
-        perExec("ours") / helloMs <= TARGET_RATIO ? "met" : "NOT met"
-      }). Reference per-exec / hello-world: ${(perExec("reference") / helloMs).toFixed(2)}.`,
+      `Our per-exec cost (no flags) / hello-world start: **${ourRatio.toFixed(2)}** (target ≤ ${TARGET_RATIO}; ${
+        ourRatio <= TARGET_RATIO ? "met" : "NOT met"
+      }). With the reference's Bash: ${(perExec(OURS) / helloMs).toFixed(2)}. Reference per-exec / hello-world: ${(perExec(REFERENCE) / helloMs).toFixed(2)}.`,
       `Whole run: ${((performance.now() - began) / 1000).toFixed(1)} s.`,
     ];
     console.log(lines.join("\n"));

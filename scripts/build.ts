@@ -46,7 +46,11 @@ if (target === hostTarget && process.platform === "linux" && existsSync(patchedB
 
 const binary = join(outDir, "codex-exec-mcp-server");
 const extra = process.env.BUILD_RUNTIME ? ["--compile-executable-path", process.env.BUILD_RUNTIME] : [];
-await $`${process.execPath} build --compile --target=${target} ${extra} --bytecode --splitting --format=esm --minify --no-compile-autoload-dotenv --no-compile-autoload-bunfig ${join(root, "src/main.ts")} ${join(root, "src/escalate/socket-worker.ts")} ${embedded} --outfile ${binary}`.cwd(root);
+const compiled = await $`${process.execPath} build --compile --target=${target} ${extra} --bytecode --splitting --format=esm --minify --no-compile-autoload-dotenv --no-compile-autoload-bunfig ${join(root, "src/main.ts")} ${join(root, "src/escalate/socket-worker.ts")} ${embedded} --outfile ${binary}`.cwd(root).quiet().nothrow();
+// stdout stays clean: `npm start -s` serves JSON-RPC on it right after building.
+process.stderr.write(compiled.stdout);
+process.stderr.write(compiled.stderr);
+if (compiled.exitCode !== 0) process.exit(compiled.exitCode);
 rmSync(stage, { recursive: true, force: true });
 
 const wrapper = join(outDir, "codex-execve-wrapper");

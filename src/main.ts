@@ -15,3 +15,6 @@ if (invokedAs === "codex-execve-wrapper") {
   const { runCli } = await import("./cli/main.ts");
   await runCli(args);
 }
+
+// A module (for top-level await) that exports nothing.
+export {};

@@ -44,8 +44,8 @@ function checkLinuxSandbox(probeDir: string): string {
     [process.execPath, "--", "/bin/sh", "-c", 'touch "$1" 2>/dev/null && echo WRITABLE; grep -q "^Seccomp:[[:space:]]*2" /proc/self/status && echo SECCOMP; echo ran', "_", target],
     { argv0: LINUX_SANDBOX_ARGV0, stderr: "pipe" } as Parameters<typeof Bun.spawnSync>[1] & { argv0: string },
   );
-  const out = run.stdout.toString();
-  if (run.exitCode !== 0 || !out.includes("ran")) throw new Error(`the launcher failed: ${run.stderr.toString().trim() || `exit ${run.exitCode}`}`);
+  const out = run.stdout?.toString() ?? "";
+  if (run.exitCode !== 0 || !out.includes("ran")) throw new Error(`the launcher failed: ${run.stderr?.toString().trim() || `exit ${run.exitCode}`}`);
   if (out.includes("WRITABLE")) throw new Error("the launcher ran, but a read-only sandbox could still write");
   if (!out.includes("SECCOMP")) throw new Error("the launcher ran, but no seccomp filter was active");
   return "Landlock and seccomp applied by our launcher; a read-only probe could not write";

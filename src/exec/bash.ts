@@ -152,9 +152,9 @@ function fetchWithDotslash(source: string, file: string, env: NodeJS.ProcessEnv)
   } catch {
     throw new BashNotFoundError(`${source}: ${file} is a DotSlash file, but the dotslash command is not installed (npm install -g fb-dotslash)`);
   }
-  const path = fetched.stdout.toString().trim();
+  const path = fetched.stdout?.toString().trim() ?? "";
   if (fetched.exitCode !== 0 || path === "") {
-    throw new BashNotFoundError(`${source}: dotslash could not fetch ${file}: ${fetched.stderr.toString().trim() || `exit ${fetched.exitCode}`}`);
+    throw new BashNotFoundError(`${source}: dotslash could not fetch ${file}: ${fetched.stderr?.toString().trim() || `exit ${fetched.exitCode}`}`);
   }
   return path;
 }

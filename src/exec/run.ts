@@ -299,6 +299,9 @@ export async function runShellCall(call: ShellCall): Promise<ExecResult> {
   deadline.stop();
   call.signal?.removeEventListener("abort", onAbort);
   const stopped = timedOut || cancelled;
+  // Usually the end of the output is already there: read it now rather than
+  // after a round trip through the socket worker.
+  capture.drain(READ_TURN_BYTES);
   // Output written before exit is still in the pipe; background jobs may hold
   // it open, so wait only so long.
   await settlesWithin(capture.ended, stopped ? KILL_SETTLE_MS : OUTPUT_GRACE_MS);

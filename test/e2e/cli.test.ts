@@ -1,8 +1,8 @@
 // The command line a user meets: --version, --help, doctor, logging flags.
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { isolatedEnv, SERVER_BINARY } from "../support.ts";
+import { isolatedEnv, ROOT, SERVER_BINARY, tempDir } from "../support.ts";
 
 async function run(args: string[], env: Record<string, string> = isolatedEnv()) {
   const child = Bun.spawn([SERVER_BINARY, ...args], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
@@ -61,5 +61,31 @@ describe("doctor", () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toContain(`bad.rules:1:1:`);
     expect(result.stdout).toContain("invalid decision: maybe");
+  });
+});
+
+describe("the README", () => {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+
+  test("its rules example loads and decides as the text says", async () => {
+    const example = /```python\n([\s\S]*?)```/.exec(readme)![1]!;
+    const dir = tempDir();
+    writeFileSync(join(dir, "readme.rules"), example);
+    const decide = async (...command: string[]) => JSON.parse((await run(["check", "-r", join(dir, "readme.rules"), ...command])).stdout).decision;
+    expect(await decide("git", "log", "-1")).toBe("allow");
+    expect(await decide("git", "push", "origin", "main")).toBe("prompt");
+    expect(await decide("rm", "-rf", "/")).toBe("forbidden");
+    expect(await decide("ls")).toBeUndefined();
+  });
+
+  test("its start command serves JSON-RPC on a clean stdout", async () => {
+    const command = /^npm install && (npm start -s)\b/m.exec(readme)![1]!;
+    const child = Bun.spawn(["sh", "-c", command], { cwd: ROOT, env: isolatedEnv(), stdin: "pipe", stdout: "pipe", stderr: "ignore" });
+    child.stdin.write('{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"readme","version":"1"}}}\n');
+    const reader = child.stdout.getReader();
+    const { value } = await reader.read();
+    child.kill();
+    const firstLine = new TextDecoder().decode(value).split("\n")[0]!;
+    expect(JSON.parse(firstLine)).toMatchObject({ jsonrpc: "2.0", id: 1, result: { serverInfo: { name: "codex-exec-mcp-server" } } });
   });
 });

@@ -37,7 +37,7 @@ afterAll(async () => {
 describe("MCP surface", () => {
   test("tools/list returns exactly the reference's tool", async () => {
     const { tools } = await client.listTools();
-    expect(tools).toEqual([EXPECTED_TOOL]);
+    expect(tools as unknown[]).toEqual([EXPECTED_TOOL]);
   });
 
   test("initialize advertises the sandbox-state extensions and the instructions", () => {
