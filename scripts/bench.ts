@@ -20,8 +20,8 @@
 // of a wrapper written in Bun.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import {
   PATCHED_BASH,
   REFERENCE_SERVER,
@@ -29,7 +29,6 @@ import {
   SERVER_BINARY,
   setSandbox,
   tempDir,
-  WRAPPER_BINARY,
   type ExecResultJson,
 } from "../test/support.ts";
 
@@ -37,6 +36,8 @@ const REPS = Number(process.env.BENCH_REPS ?? 7);
 /** Runs of the tiny process-start measures: cheap, so more of them for a stable median. */
 const START_RUNS = 31;
 const LOOP_EXECS = 200;
+/** Plain-Bash runs of the loop per repetition, per Bash. */
+const PLAIN_RUNS = 3;
 const LOOP = `for i in $(seq ${LOOP_EXECS}); do /bin/true; done`;
 const SEQ_COUNT = 100_000;
 /** Bytes `seq n` prints: checked so that a truncated answer is not timed as a fast one. */
@@ -73,35 +74,64 @@ interface Side {
   full: boolean;
 }
 
-const OURS: Side = {
-  name: "ours",
-  label: "ours (reference's Bash, our wrapper)",
-  command: SERVER_BINARY,
-  args: ["--bash", PATCHED_BASH, "--execve", WRAPPER_BINARY],
-  full: true,
-};
-const REFERENCE: Side = {
-  name: "reference",
-  label: "reference (its Bash, its wrapper)",
-  command: REFERENCE_SERVER,
-  args: ["--bash", PATCHED_BASH, "--execve", REFERENCE_WRAPPER],
-  full: true,
-};
-const OURS_DEFAULT: Side = {
-  name: "ours-default",
-  label: "ours with no flags (embedded Bash, our wrapper): what users get",
-  command: SERVER_BINARY,
-  args: [],
-  full: false,
-};
-const OURS_REFERENCE_WRAPPER: Side = {
-  name: "ours-reference-wrapper",
-  label: "our server + the reference's wrapper (reference's Bash)",
-  command: SERVER_BINARY,
-  args: ["--bash", PATCHED_BASH, "--execve", REFERENCE_WRAPPER],
-  full: false,
-};
-const SIDES = [OURS, REFERENCE, OURS_DEFAULT, OURS_REFERENCE_WRAPPER];
+interface Configurations {
+  /** Our wrapper: the symlink beside our server. */
+  wrapper: string;
+  ours: Side;
+  reference: Side;
+  oursDefault: Side;
+  oursReferenceWrapper: Side;
+  all: Side[];
+}
+
+/** The four configurations, with our server (and wrapper, beside it) at `server`. */
+function configurations(server: string): Configurations {
+  const wrapper = join(dirname(server), "codex-execve-wrapper");
+  const ours: Side = {
+    name: "ours",
+    label: "ours (reference's Bash, our wrapper)",
+    command: server,
+    args: ["--bash", PATCHED_BASH, "--execve", wrapper],
+    full: true,
+  };
+  const reference: Side = {
+    name: "reference",
+    label: "reference (its Bash, its wrapper)",
+    command: REFERENCE_SERVER,
+    args: ["--bash", PATCHED_BASH, "--execve", REFERENCE_WRAPPER],
+    full: true,
+  };
+  // No flags: the embedded Bash, and the wrapper found beside the binary.
+  const oursDefault: Side = {
+    name: "ours-default",
+    label: "ours with no flags (embedded Bash, our wrapper): what users get",
+    command: server,
+    args: [],
+    full: false,
+  };
+  const oursReferenceWrapper: Side = {
+    name: "ours-reference-wrapper",
+    label: "our server + the reference's wrapper (reference's Bash)",
+    command: server,
+    args: ["--bash", PATCHED_BASH, "--execve", REFERENCE_WRAPPER],
+    full: false,
+  };
+  return { wrapper, ours, reference, oursDefault, oursReferenceWrapper, all: [ours, reference, oursDefault, oursReferenceWrapper] };
+}
+
+/**
+ * A private copy of our binary and its wrapper symlink: others may rebuild
+ * dist/ while the benchmark runs, and a run must time one binary throughout.
+ */
+function snapshotBinary(scratch: string): string {
+  const dir = join(scratch, "bin");
+  mkdirSync(dir);
+  const server = join(dir, "codex-exec-mcp-server");
+  copyFileSync(SERVER_BINARY, server);
+  chmodSync(server, 0o755);
+  symlinkSync("codex-exec-mcp-server", join(dir, "codex-execve-wrapper"));
+  return server;
+}
 
 function median(values: number[]): number {
   if (values.length === 0) return Number.NaN;
@@ -323,8 +353,8 @@ async function compileHelloWorld(dir: string): Promise<string> {
 }
 
 /** The Bash our server runs with no flags: it extracts its embedded one into the cache, and `$BASH` names it. */
-async function embeddedBashPath(env: Record<string, string>): Promise<string> {
-  const { client, close } = await start(OURS_DEFAULT, env);
+async function embeddedBashPath(side: Side, env: Record<string, string>): Promise<string> {
+  const { client, close } = await start(side, env);
   try {
     await setSandbox(client, { type: "danger-full-access" });
     const result = await call(client, 'printf %s "$BASH"');
@@ -365,38 +395,43 @@ async function main(): Promise<void> {
   const scratch = tempDir("codex-exec-bench-");
   try {
     const env = serverEnv(scratch);
+    const builtAt = statSync(SERVER_BINARY).mtime.toISOString();
+    const { wrapper, ours, reference, oursDefault, oursReferenceWrapper, all } = configurations(snapshotBinary(scratch));
     const bashEnv = cleanEnv();
     const hello = await compileHelloWorld(scratch);
-    const embeddedBash = await embeddedBashPath(env);
+    const embeddedBash = await embeddedBashPath(oursDefault, env);
     const bashes = new Map<string, string>([
       ["/bin/bash", "/bin/bash"],
       [PATCHED_BASH, `reference's patched Bash (${PATCHED_BASH.split("/").at(-2)})`],
       [embeddedBash, "our embedded Bash"],
     ]);
-    const bashOf = (side: Side) => (side === OURS_DEFAULT ? embeddedBash : PATCHED_BASH);
-    const samples = new Map<string, Figures[]>(SIDES.map((side) => [side.name, []]));
+    const bashOf = (side: Side) => (side === oursDefault ? embeddedBash : PATCHED_BASH);
+    const samples = new Map<string, Figures[]>(all.map((side) => [side.name, []]));
     const plainLoops = new Map<string, number[]>([...bashes.keys()].map((bash) => [bash, []]));
     // Repetition 0 is the warm-up (page cache, JIT) and is dropped. The
     // order of the configurations rotates so that drift in machine load
     // hits all alike.
     for (let rep = 0; rep <= REPS; rep++) {
-      const order = SIDES.map((_, i) => SIDES[(i + rep) % SIDES.length]!);
+      const order = all.map((_, i) => all[(i + rep) % all.length]!);
       for (const side of order) {
         const figures = await sample(side, env);
         if (rep > 0) samples.get(side.name)!.push(figures);
       }
-      for (const bash of bashes.keys()) {
-        const ms = plainLoop(bash, bashEnv);
-        if (rep > 0) plainLoops.get(bash)!.push(ms);
+      // Cheap next to a server's loop, so a few each time: the per-exec cost is a difference.
+      for (let i = 0; i < PLAIN_RUNS; i++) {
+        for (const bash of bashes.keys()) {
+          const ms = plainLoop(bash, bashEnv);
+          if (rep > 0) plainLoops.get(bash)!.push(ms);
+        }
       }
       process.stderr.write(`repetition ${rep}/${REPS} done (${((performance.now() - began) / 1000).toFixed(1)} s)\n`);
     }
     const huge = new Map<string, HugeFigures[]>([
-      [OURS.name, []],
-      [REFERENCE.name, []],
+      [ours.name, []],
+      [reference.name, []],
     ]);
     for (let run = 0; run < HUGE_RUNS; run++) {
-      for (const side of run % 2 === 0 ? [OURS, REFERENCE] : [REFERENCE, OURS]) huge.get(side.name)!.push(await hugeSample(side, env));
+      for (const side of run % 2 === 0 ? [ours, reference] : [reference, ours]) huge.get(side.name)!.push(await hugeSample(side, env));
       process.stderr.write(`1 GB run ${run + 1}/${HUGE_RUNS} done (${((performance.now() - began) / 1000).toFixed(1)} s)\n`);
     }
     const helloMs = spawnMedian([hello], START_RUNS);
@@ -404,7 +439,7 @@ async function main(): Promise<void> {
     // Each wrapper started with no arguments: the start-up and the loading of
     // its code, up to the usage error (exit 2), with no socket work. The part
     // of the per-exec cost that is not the wrapper's start is the round trip.
-    const ourWrapperMs = spawnMedian([WRAPPER_BINARY], START_RUNS, 2);
+    const ourWrapperMs = spawnMedian([wrapper], START_RUNS, 2);
     const referenceWrapperMs = spawnMedian([REFERENCE_WRAPPER], START_RUNS, 2);
     const loadAfter = loadAverage();
 
@@ -415,33 +450,33 @@ async function main(): Promise<void> {
     const hugePick = (side: Side, key: keyof HugeFigures) => median(huge.get(side.name)!.map((figures) => figures[key]));
 
     const timeRows: [string, number, number][] = [
-      ["cold start to `tools/list` answer", pick(OURS, "coldStartMs"), pick(REFERENCE, "coldStartMs")],
-      ["warm trivial call (`true`, a builtin)", pick(OURS, "trivialMs"), pick(REFERENCE, "trivialMs")],
-      [`one call of ${LOOP_EXECS} × \`/bin/true\``, pick(OURS, "loopMs"), pick(REFERENCE, "loopMs")],
-      [`interception cost per exec (minus the same Bash's plain loop, ÷ ${LOOP_EXECS})`, perExec(OURS), perExec(REFERENCE)],
-      [`\`seq ${SEQ_COUNT}\` call (${(SEQ_BYTES / 1000).toFixed(0)} KB out)`, pick(OURS, "seqMs"), pick(REFERENCE, "seqMs")],
+      ["cold start to `tools/list` answer", pick(ours, "coldStartMs"), pick(reference, "coldStartMs")],
+      ["warm trivial call (`true`, a builtin)", pick(ours, "trivialMs"), pick(reference, "trivialMs")],
+      [`one call of ${LOOP_EXECS} × \`/bin/true\``, pick(ours, "loopMs"), pick(reference, "loopMs")],
+      [`interception cost per exec (minus the same Bash's plain loop, ÷ ${LOOP_EXECS})`, perExec(ours), perExec(reference)],
+      [`\`seq ${SEQ_COUNT}\` call (${(SEQ_BYTES / 1000).toFixed(0)} KB out)`, pick(ours, "seqMs"), pick(reference, "seqMs")],
       [
         `${PARALLEL_CALLS} parallel calls × (${PARALLEL_EXECS} execs + \`seq ${PARALLEL_LINES}\`), wall time of the batch`,
-        pick(OURS, "parallelMs"),
-        pick(REFERENCE, "parallelMs"),
+        pick(ours, "parallelMs"),
+        pick(reference, "parallelMs"),
       ],
-      ["one call printing 1 GB (`head -c 1e9 /dev/zero | tr`), wall time", hugePick(OURS, "ms"), hugePick(REFERENCE, "ms")],
+      ["one call printing 1 GB (`head -c 1e9 /dev/zero | tr`), wall time", hugePick(ours, "ms"), hugePick(reference, "ms")],
     ];
     const memoryRows: [string, number, number][] = [
-      ["idle RSS (VmRSS after initialize + one trivial call)", pick(OURS, "idleRss"), pick(REFERENCE, "idleRss")],
-      [`peak RSS (VmHWM) after the ${PARALLEL_CALLS} parallel calls (run twice)`, pick(OURS, "parallelHwm"), pick(REFERENCE, "parallelHwm")],
-      ["peak RSS (VmHWM) over one call printing 1 GB", hugePick(OURS, "hwm"), hugePick(REFERENCE, "hwm")],
+      ["idle RSS (VmRSS after initialize + one trivial call)", pick(ours, "idleRss"), pick(reference, "idleRss")],
+      [`peak RSS (VmHWM) after the ${PARALLEL_CALLS} parallel calls (run twice)`, pick(ours, "parallelHwm"), pick(reference, "parallelHwm")],
+      ["peak RSS (VmHWM) over one call printing 1 GB", hugePick(ours, "hwm"), hugePick(reference, "hwm")],
     ];
-    const perExecRows = [OURS, OURS_DEFAULT, OURS_REFERENCE_WRAPPER, REFERENCE].map((side) => {
+    const perExecRows = [ours, oursDefault, oursReferenceWrapper, reference].map((side) => {
       const cost = perExec(side);
-      return `| ${side.label} | ${fmt(pick(side, "loopMs"))} | ${fmt(cost)} | ${ratio(cost, perExec(REFERENCE))} | ${ratio(cost, helloMs)} |`;
+      return `| ${side.label} | ${fmt(pick(side, "loopMs"))} | ${fmt(cost)} | ${ratio(cost, perExec(reference))} | ${ratio(cost, helloMs)} |`;
     });
-    const ourRatio = perExec(OURS_DEFAULT) / helloMs;
+    const ourRatio = perExec(oursDefault) / helloMs;
 
     const lines = [
       `Medians over ${REPS} repetitions after a warm-up (1 GB call: ${HUGE_RUNS} runs); sandbox \`danger-full-access\`, \`login: false\`, each server fresh per repetition.`,
       `Head to head, both servers get the reference's patched Bash (${PATCHED_BASH.split("/").at(-2)}) and their own wrapper.`,
-      `Our binary: ${SERVER_BINARY} (built ${statSync(SERVER_BINARY).mtime.toISOString()}); Bun ${Bun.version}. Load average before: ${loadBefore}; after: ${loadAfter}.`,
+      `Our binary: a copy of ${SERVER_BINARY} (built ${builtAt}); Bun ${Bun.version}. Load average before: ${loadBefore}; after: ${loadAfter}.`,
       "",
       "| measure (ms) | ours | reference | ours/reference |",
       "|---|---:|---:|---:|",
@@ -451,7 +486,7 @@ async function main(): Promise<void> {
       "|---|---:|---:|---:|",
       ...memoryRows.map(([label, ours, reference]) => `| ${label} | ${mib(ours)} | ${mib(reference)} | ${ratio(ours, reference)} |`),
       "",
-      `1 GB call: output kept ${hugePick(OURS, "outputChars")} chars (ours) / ${hugePick(REFERENCE, "outputChars")} (reference); exit codes ${hugePick(OURS, "exitCode")} / ${hugePick(REFERENCE, "exitCode")}; VmRSS just before ${mib(hugePick(OURS, "rssBefore"))} / ${mib(hugePick(REFERENCE, "rssBefore"))} MiB.`,
+      `1 GB call: output kept ${hugePick(ours, "outputChars")} chars (ours) / ${hugePick(reference, "outputChars")} (reference); exit codes ${hugePick(ours, "exitCode")} / ${hugePick(reference, "exitCode")}; VmRSS just before ${mib(hugePick(ours, "rssBefore"))} / ${mib(hugePick(reference, "rssBefore"))} MiB.`,
       "",
       `| per-exec cost, ${LOOP_EXECS} × \`/bin/true\` in one call | call (ms) | per exec (ms) | vs reference | vs Bun hello-world start |`,
       "|---|---:|---:|---:|---:|",
@@ -465,9 +500,18 @@ async function main(): Promise<void> {
       `| our wrapper start to its usage error, no socket work (median of ${START_RUNS}) | ${fmt(ourWrapperMs)} |`,
       `| reference wrapper start to its usage error (median of ${START_RUNS}) | ${fmt(referenceWrapperMs)} |`,
       "",
+      "Where one exec's time goes (differences of the medians above, so approximate):",
+      "",
+      "| part of one intercepted exec (ms) | ours | reference |",
+      "|---|---:|---:|",
+      `| the wrapper process: start and load, up to its first decision (usage-error path) | ${fmt(ourWrapperMs)} | ${fmt(referenceWrapperMs)} |`,
+      `| the rest: request and answer over the socket, server side, \`execv\` (per exec − wrapper start) | ${fmt(perExec(ours) - ourWrapperMs)} | ${fmt(perExec(reference) - referenceWrapperMs)} |`,
+      `| of which our server's side, measured with the reference's wrapper (per exec − reference wrapper start) | ${fmt(perExec(oursReferenceWrapper) - referenceWrapperMs)} | ${fmt(perExec(reference) - referenceWrapperMs)} |`,
+      `| compiled Bun hello-world start, the floor for any wrapper written in Bun | ${fmt(helloMs)} | |`,
+      "",
       `Our per-exec cost (no flags) / hello-world start: **${ourRatio.toFixed(2)}** (target ≤ ${TARGET_RATIO}; ${
         ourRatio <= TARGET_RATIO ? "met" : "NOT met"
-      }). With the reference's Bash: ${(perExec(OURS) / helloMs).toFixed(2)}. Reference per-exec / hello-world: ${(perExec(REFERENCE) / helloMs).toFixed(2)}.`,
+      }). With the reference's Bash: ${(perExec(ours) / helloMs).toFixed(2)}. Reference per-exec / hello-world: ${(perExec(reference) / helloMs).toFixed(2)}.`,
       `Whole run: ${((performance.now() - began) / 1000).toFixed(1)} s.`,
     ];
     console.log(lines.join("\n"));

@@ -2,6 +2,7 @@
 import { defineCommand } from "citty";
 import { consola } from "consola";
 import { BashNotFoundError, resolveBash } from "../exec/bash.ts";
+import { DEFAULT_OUTPUT_LIMIT_BYTES } from "../exec/output.ts";
 import { DEFAULT_APPROVAL_TIMEOUT_MS } from "../mcp/approval.ts";
 import { serveStdio } from "../mcp/server.ts";
 import { loadDefaultPolicy, RulesLoadError, type Policy } from "../policy/index.ts";
@@ -18,6 +19,10 @@ export const serveCommand = defineCommand({
       type: "string",
       description: `Seconds an approval question may stay unanswered before it counts as a denial (default ${DEFAULT_APPROVAL_TIMEOUT_MS / 1000})`,
     },
+    "output-limit": {
+      type: "string",
+      description: `Bytes of output kept per call, head and tail (default ${DEFAULT_OUTPUT_LIMIT_BYTES}); the middle is replaced by one marker line`,
+    },
     "allow-unsandboxed": {
       type: "boolean",
       description: "Degraded mode: where no sandbox can be applied (no Landlock), run commands unconfined and say so in every result, instead of failing",
@@ -30,7 +35,8 @@ export const serveCommand = defineCommand({
       consola.error(logError);
       process.exit(2);
     }
-    const approvalTimeoutMs = parseSeconds(args["approval-timeout"], DEFAULT_APPROVAL_TIMEOUT_MS);
+    const approvalTimeoutMs = parsePositive("--approval-timeout", args["approval-timeout"], DEFAULT_APPROVAL_TIMEOUT_MS / 1000) * 1000;
+    const outputLimit = Math.floor(parsePositive("--output-limit", args["output-limit"], DEFAULT_OUTPUT_LIMIT_BYTES));
     let policy: Policy;
     try {
       // Loaded once: a broken rules file stops the server here, naming file:line:col.
@@ -57,6 +63,7 @@ export const serveCommand = defineCommand({
       policy,
       preserveProgramPaths: args["preserve-program-paths"] === true,
       approvalTimeoutMs,
+      outputLimit,
       allowUnsandboxed: args["allow-unsandboxed"] === true,
       log: (message) => consola.info(message),
     });
@@ -65,12 +72,12 @@ export const serveCommand = defineCommand({
   },
 });
 
-function parseSeconds(raw: string | undefined, fallbackMs: number): number {
-  if (raw === undefined) return fallbackMs;
-  const seconds = Number(raw);
-  if (!Number.isFinite(seconds) || seconds <= 0) {
-    consola.error(`--approval-timeout must be a positive number of seconds, got ${JSON.stringify(raw)}`);
+function parsePositive(flag: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) {
+    consola.error(`${flag} must be a positive number, got ${JSON.stringify(raw)}`);
     process.exit(2);
   }
-  return seconds * 1000;
+  return value;
 }

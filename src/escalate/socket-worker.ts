@@ -70,7 +70,9 @@ function serve(setup: WorkerSetup): void {
         watch.armed = true;
         return;
       }
-      // A datagram socket reports POLLHUP once every writer is gone; a stream, EOF.
+      // On a stream an empty read is the end; on the handshake (datagram)
+      // socket it is an empty datagram, which the main thread refuses, unless
+      // poll reported a hang-up.
       if (message.closed && (!handshakes || (revents & POLLHUP) !== 0)) {
         report({ kind: "closed", id: watch.id });
         return;

@@ -2,7 +2,7 @@
 // variables set, output captured in arrival order with bounded memory, a
 // pausable deadline, cancellation, and every process of the call killed when
 // it ends (timeout, cancellation, or Bash exiting with jobs left behind).
-import { closeSync, fstatSync, readdirSync, readlinkSync } from "node:fs";
+import { closeSync, fstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { constants } from "node:os";
 import { dirname } from "node:path";
 import { readNonBlocking, setPipeSize } from "../ffi/io.ts";
@@ -120,16 +120,32 @@ function fdLink(kind: "pipe" | "socket", fd: number): string {
 }
 
 /**
+ * When a process started, in clock ticks after boot (field 22 of
+ * /proc/<pid>/stat, counted after the parenthesised command name, which may
+ * hold spaces); 0 when unknown (Linux only).
+ */
+function startTicks(pid: number | string): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? 0) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
  * Kills every other process holding one of `links` (the call's output pipe or
  * escalation socket), with its process group when it leads one: programs that
- * left the call's process group (setsid) and so survived killGroup. Linux
- * only; a process that closed both descriptors cannot be found this way.
+ * left the call's process group (setsid) and so survived killGroup. Only
+ * processes started at `sinceTicks` or later (after Bash) are looked at, so
+ * the scan stays short on a busy machine. Linux only; a process that closed
+ * both descriptors cannot be found this way.
  */
-function killHolders(links: readonly string[]): void {
+function killHolders(links: readonly string[], sinceTicks: number): void {
   if (process.platform !== "linux") return;
   for (const entry of readdirSync("/proc")) {
     const pid = Number(entry);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    if (!Number.isInteger(pid) || pid === process.pid || startTicks(entry) < sinceTicks) continue;
     let fds: string[];
     try {
       fds = readdirSync(`/proc/${entry}/fd`);
@@ -266,6 +282,7 @@ export async function runShellCall(call: ShellCall): Promise<ExecResult> {
     closeSync(outputWrite);
     closeSync(escalation.clientFd);
   }
+  const bashStartTicks = startTicks(child.pid);
   let readSinceCollection = 0;
   const capture = new PipeCapture(call.hub, outputRead, (bytes) => {
     output.append(bytes);
@@ -311,7 +328,7 @@ export async function runShellCall(call: ShellCall): Promise<ExecResult> {
   // Still held after the kill, or a kill that processes may have dodged:
   // look for what left the process group.
   if (stopped || !(await settlesWithin(capture.ended, KILL_SETTLE_MS))) {
-    killHolders(callLinks);
+    killHolders(callLinks, bashStartTicks);
     await settlesWithin(capture.ended, KILL_SETTLE_MS);
   }
   // Whatever the killed processes wrote last; a survivor still writing is cut off.

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { isolatedEnv, ROOT, SERVER_BINARY, tempDir } from "../support.ts";
+import { connect, isolatedEnv, ROOT, SERVER_BINARY, setSandbox, shell, tempDir } from "../support.ts";
 
 async function run(args: string[], env: Record<string, string> = isolatedEnv()) {
   const child = Bun.spawn([SERVER_BINARY, ...args], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
@@ -88,4 +88,20 @@ describe("the README", () => {
     const firstLine = new TextDecoder().decode(value).split("\n")[0]!;
     expect(JSON.parse(firstLine)).toMatchObject({ jsonrpc: "2.0", id: 1, result: { serverInfo: { name: "codex-exec-mcp-server" } } });
   });
+});
+
+test("--output-limit caps what a call keeps, head and tail", async () => {
+  const client = await connect({ args: ["--output-limit", "1000"] });
+  await setSandbox(client, { type: "danger-full-access" });
+  const result = await shell(client, { command: "printf 'H%.0s' $(seq 600); printf 'T%.0s' $(seq 600)" });
+  await client.close();
+  expect(result.output).toStartWith("H".repeat(500));
+  expect(result.output).toEndWith("T".repeat(500));
+  expect(result.output).toContain("200 bytes of output omitted");
+});
+
+test("a bad --output-limit is refused before serving", async () => {
+  const result = await run(["--output-limit", "lots"]);
+  expect(result.code).not.toBe(0);
+  expect(result.stderr).toContain('--output-limit must be a positive number, got "lots"');
 });

@@ -8,7 +8,7 @@ import type { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdi
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { Subprocess } from "bun";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect, isolatedEnv, SERVER_BINARY, shell, tempDir } from "../support.ts";
 
@@ -102,6 +102,18 @@ function processesWith(marker: string): number[] {
   return found;
 }
 
+/** Command lines of `tag`'s processes still alive after up to `timeoutMs`: none, we expect. */
+async function survivors(tag: string, timeoutMs: number): Promise<string[]> {
+  await waitUntil(() => processesWith(tag).length === 0, timeoutMs);
+  return processesWith(tag).map((pid) => {
+    try {
+      return `${pid}: ${readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ")}`;
+    } catch {
+      return `${pid}: (exited)`;
+    }
+  });
+}
+
 async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
   while (!condition()) {
@@ -112,9 +124,16 @@ async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<b
 }
 
 /** The server closes a call's descriptors through its socket worker, a moment after the result. */
-async function settledFdCount(pid: number, expected: number): Promise<number> {
-  await waitUntil(() => fdCount(pid) === expected, 1_000);
-  return fdCount(pid);
+async function settledFds(pid: number, expected: number): Promise<string[]> {
+  await waitUntil(() => fdCount(pid) === expected, 2_000);
+  // What they are, so that a failure shows what was kept.
+  return readdirSync(`/proc/${pid}/fd`).map((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      return "(closed)";
+    }
+  });
 }
 
 let markerCount = 0;
@@ -181,7 +200,7 @@ describe("1. timeouts", () => {
     expect(result.output).toContain("on-stderr\n");
     expect(elapsed).toBeGreaterThanOrEqual(1_500);
     expect(elapsed).toBeLessThan(2_500);
-    expect(await waitUntil(() => processesWith(tag).length === 0, 500)).toBe(true);
+    expect(await survivors(tag, 500)).toEqual([]);
   });
 
   test("Bash exiting with a job holding the output: returned after the grace period, job killed, no descriptor kept", async () => {
@@ -191,8 +210,8 @@ describe("1. timeouts", () => {
     const result = await shell(server.client, { command: `echo hi; /usr/bin/env -S sleep ${tag}1 & sleep ${tag}2 & echo bye` });
     expect(result).toMatchObject({ exit_code: 0, output: "hi\nbye\n", timed_out: false });
     expect(performance.now() - started).toBeLessThan(3_000);
-    expect(await waitUntil(() => processesWith(tag).length === 0, 500)).toBe(true);
-    expect(await settledFdCount(server.pid, before)).toBe(before);
+    expect(await survivors(tag, 500)).toEqual([]);
+    expect(await settledFds(server.pid, before)).toHaveLength(before);
   });
 
   test("the stopwatch stops while an approval question is open", async () => {
@@ -227,9 +246,9 @@ describe("2. cancellation", () => {
     expect(await waitUntil(() => sleepersRunning(tag), 3_000)).toBe(true);
     abort.abort();
     await expect(call).rejects.toThrow();
-    expect(await waitUntil(() => processesWith(tag).length === 0, 1_000)).toBe(true);
+    expect(await survivors(tag, 1_000)).toEqual([]);
     expect(await shell(server.client, { command: PROBE })).toMatchObject({ output: PROBE_DENIED });
-    expect(await settledFdCount(server.pid, before)).toBe(before);
+    expect(await settledFds(server.pid, before)).toHaveLength(before);
   });
 });
 
@@ -266,7 +285,7 @@ describe("3. shutdown", () => {
       goAway(child);
       expect(await child.exited).toBe(0);
       expect(performance.now() - started).toBeLessThan(1_500);
-      expect(await waitUntil(() => processesWith(tag).length === 0, 500)).toBe(true);
+      expect(await survivors(tag, 500)).toEqual([]);
     });
   }
 });
@@ -513,7 +532,7 @@ describe("6. hostile input from inside the sandbox", () => {
     const result = await shell(server.client, { command: `${PYTHON} hostile.py ${mode}; ${PROBE}`, workdir: dir });
     // The same call still works: its next exec got the server's answer.
     expect(result.output).toEndWith(PROBE_DENIED);
-    expect(await settledFdCount(server.pid, before)).toBe(before);
+    expect(await settledFds(server.pid, before)).toHaveLength(before);
     return result.output.slice(0, -PROBE_DENIED.length);
   }
 
@@ -561,7 +580,7 @@ describe("6. hostile input from inside the sandbox", () => {
       timeout_ms: 60_000,
     });
     expect(result.output).toBe("done\n");
-    expect(await settledFdCount(server.pid, before)).toBe(before);
+    expect(await settledFds(server.pid, before)).toHaveLength(before);
     expect(memoryMb(server.pid, "VmRSS")).toBeLessThan(rssBefore + 20);
   }, 30_000);
 });
