@@ -5,11 +5,13 @@
 // figures are the interception path and nothing else. A compiled Bun
 // hello-world is timed too: it is the floor for a wrapper written in Bun.
 //
-//   bun scripts/bench.ts           (after `bun scripts/build.ts`)
-//   BENCH_REPS=9 bun scripts/bench.ts
+//   bun scripts/bench.ts           (after `bun scripts/build.ts`; about 2 minutes)
+//   BENCH_REPS=9 BENCH_HUGE_RUNS=5 bun scripts/bench.ts
 //
-// Prints Markdown tables of medians. Not a test: it asserts only that each
-// command really worked, so a broken server cannot look fast.
+// Prints Markdown tables of medians (BENCHMARKS.md holds a committed run).
+// Not a test: it asserts only that each command really worked, so a broken
+// server cannot look fast. Memory is read from /proc/<server pid>/status:
+// VmRSS when idle, VmHWM (the peak) after the parallel batch and the 1 GB call.
 //
 // Configurations. The head-to-head ("ours" vs "reference") gives both servers
 // the reference's patched Bash for Debian 12, each with its own wrapper, so the
@@ -33,8 +35,12 @@ import {
 } from "../test/support.ts";
 
 const REPS = Number(process.env.BENCH_REPS ?? 7);
-/** Runs of the tiny process-start measures: cheap, so more of them for a stable median. */
-const START_RUNS = 31;
+/**
+ * Runs of each tiny process-start measure per repetition: cheap, so several,
+ * spread over the repetitions like the rest so that one burst of noise from
+ * other processes cannot skew them all.
+ */
+const START_RUNS = 8;
 const LOOP_EXECS = 200;
 /** Plain-Bash runs of the loop per repetition, per Bash. */
 const PLAIN_RUNS = 3;
@@ -58,7 +64,9 @@ const HUGE_COMMAND = `head -c ${HUGE_BYTES} /dev/zero | tr '\\0' x`;
 /** Generous: 1 GB through a pipe takes seconds, more on a loaded machine. */
 const HUGE_TIMEOUT_MS = 600_000;
 /** Runs of the 1 GB call per server, each on a fresh server (VmHWM only grows). */
-const HUGE_RUNS = Number(process.env.BENCH_HUGE_RUNS ?? 2);
+const HUGE_RUNS = Number(process.env.BENCH_HUGE_RUNS ?? 3);
+/** Pause after closing the servers of a repetition, before the plain-process measures. */
+const SETTLE_AFTER_SERVERS_MS = 300;
 /** Pause before reading the idle RSS, so that what the trivial call left behind can settle. */
 const IDLE_SETTLE_MS = 200;
 /** The per-exec cost we aim for, as a multiple of a bare compiled Bun start. */
@@ -157,8 +165,8 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** A `kB` field (VmRSS, VmHWM) of /proc/<pid>/status, in MiB. */
-function procMemory(pid: number, field: "VmRSS" | "VmHWM"): number {
+/** A `kB` field of /proc/<pid>/status, in MiB. */
+function procMemory(pid: number, field: "VmRSS" | "VmHWM" | "RssAnon"): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status);
   if (match === null) throw new Error(`no ${field} in /proc/${pid}/status`);
@@ -240,6 +248,11 @@ interface Figures {
   coldStartMs?: number;
   /** MiB, after initialize + one trivial call. */
   idleRss?: number;
+  /**
+   * MiB, the anonymous part of idleRss: the rest is pages of the executable
+   * itself, page cache shared with every process mapping the same file.
+   */
+  idleAnon?: number;
   parallelMs?: number;
   /** MiB, the server's VmHWM after the parallel batches (and nothing heavier). */
   parallelHwm?: number;
@@ -268,6 +281,7 @@ async function sample(side: Side, env: Record<string, string>): Promise<Figures>
     }
     await sleep(IDLE_SETTLE_MS);
     const idleRss = procMemory(pid, "VmRSS");
+    const idleAnon = procMemory(pid, "RssAnon");
     // The batch comes before any bigger call, so that the peak is its own.
     const batch = () =>
       Promise.all(
@@ -286,7 +300,7 @@ async function sample(side: Side, env: Record<string, string>): Promise<Figures>
     for (let i = 0; i < 5; i++) trivials.push(await timed(trivial));
     const loopMs = await timed(loop);
     const seqMs = await timed(seq);
-    return { coldStartMs, trivialMs: median(trivials), loopMs, seqMs, idleRss, parallelMs, parallelHwm };
+    return { coldStartMs, trivialMs: median(trivials), loopMs, seqMs, idleRss, idleAnon, parallelMs, parallelHwm };
   } finally {
     await close();
   }
@@ -317,7 +331,7 @@ async function hugeSample(side: Side, env: Record<string, string>): Promise<Huge
     const { exit_code, output, timed_out } = result!;
     // Each side keeps a bounded part (ours head + tail with a marker, the
     // reference the first 1 MiB); anything else is a broken run.
-    if (timed_out || output.length === 0 || output.length > 2 * 1024 * 1024) {
+    if (timed_out || !output.startsWith("x".repeat(1000)) || output.length > 2 * 1024 * 1024) {
       throw new Error(`${side.name}: unexpected 1 GB result: exit ${exit_code}, timed_out ${timed_out}, ${output.length} chars`);
     }
     return { ms, rssBefore, hwm, outputChars: output.length, exitCode: exit_code };
@@ -326,31 +340,42 @@ async function hugeSample(side: Side, env: Record<string, string>): Promise<Huge
   }
 }
 
-function spawnMedian(argv: string[], runs: number, expectedExit = 0, env?: Record<string, string>): number {
-  const times: number[] = [];
-  for (let i = 0; i < runs + 1; i++) {
-    const ms = timedSync(() => {
-      const child = Bun.spawnSync(argv, { stdout: "ignore", stderr: "ignore", stdin: "ignore", env });
-      if (child.exitCode !== expectedExit) throw new Error(`${argv.join(" ")} exited with ${child.exitCode}, not ${expectedExit}`);
-    });
-    // The first run pays for the page cache: not counted.
-    if (i > 0) times.push(ms);
-  }
-  return median(times);
+/** Milliseconds from spawning `argv` to its exit, checking the exit code. */
+function startOnce(argv: string[], expectedExit: number): number {
+  return timedSync(() => {
+    const child = Bun.spawnSync(argv, { stdout: "ignore", stderr: "ignore", stdin: "ignore" });
+    if (child.exitCode !== expectedExit) throw new Error(`${argv.join(" ")} exited with ${child.exitCode}, not ${expectedExit}`);
+  });
 }
 
-async function compileHelloWorld(dir: string): Promise<string> {
-  const source = join(dir, "hello.ts");
-  const binary = join(dir, "hello");
-  writeFileSync(source, 'console.log("hello");\n');
+/** Compiles `source` to a standalone Bun binary named `name` in `dir`. */
+async function compileBun(dir: string, name: string, source: string): Promise<string> {
+  const file = join(dir, `${name}.ts`);
+  const binary = join(dir, name);
+  writeFileSync(file, source);
   // The same autoload switches as our build, so neither reads files from the cwd.
   const build = Bun.spawn(
-    [process.execPath, "build", "--compile", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", source, "--outfile", binary],
+    [process.execPath, "build", "--compile", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", file, "--outfile", binary],
     { stdout: "ignore", stderr: "pipe" },
   );
   if ((await build.exited) !== 0) throw new Error(`bun build --compile failed: ${await new Response(build.stderr).text()}`);
   return binary;
 }
+
+const HELLO_SOURCE = 'console.log("hello");\n';
+
+/**
+ * The least a wrapper written in Bun does: start, bind libc through FFI, and
+ * `execv` the program (here /bin/true). Timed minus /bin/true's own start, it
+ * is the floor for the per-exec cost of any Bun wrapper, with no socket work.
+ */
+const EXECV_SOURCE = `import { dlopen, FFIType, ptr } from "bun:ffi";
+const libc = dlopen("libc.so.6", { execv: { args: [FFIType.ptr, FFIType.ptr], returns: FFIType.i32 } });
+const path = Buffer.from("/bin/true\\0");
+const argv = new BigUint64Array([BigInt(ptr(path)), 0n]);
+libc.symbols.execv(ptr(path), ptr(argv));
+process.exit(127);
+`;
 
 /** The Bash our server runs with no flags: it extracts its embedded one into the cache, and `$BASH` names it. */
 async function embeddedBashPath(side: Side, env: Record<string, string>): Promise<string> {
@@ -398,7 +423,8 @@ async function main(): Promise<void> {
     const builtAt = statSync(SERVER_BINARY).mtime.toISOString();
     const { wrapper, ours, reference, oursDefault, oursReferenceWrapper, all } = configurations(snapshotBinary(scratch));
     const bashEnv = cleanEnv();
-    const hello = await compileHelloWorld(scratch);
+    const hello = await compileBun(scratch, "hello", HELLO_SOURCE);
+    const bunExecv = await compileBun(scratch, "bun-execv", EXECV_SOURCE);
     const embeddedBash = await embeddedBashPath(oursDefault, env);
     const bashes = new Map<string, string>([
       ["/bin/bash", "/bin/bash"],
@@ -408,6 +434,17 @@ async function main(): Promise<void> {
     const bashOf = (side: Side) => (side === oursDefault ? embeddedBash : PATCHED_BASH);
     const samples = new Map<string, Figures[]>(all.map((side) => [side.name, []]));
     const plainLoops = new Map<string, number[]>([...bashes.keys()].map((bash) => [bash, []]));
+    // Each program started with no arguments: the wrappers stop at their
+    // usage error (exit 2), so that is their start-up and the loading of their
+    // code, with no socket work.
+    const starts: { key: string; argv: string[]; exit: number }[] = [
+      { key: "hello", argv: [hello], exit: 0 },
+      { key: "true", argv: ["/bin/true"], exit: 0 },
+      { key: "bunExecv", argv: [bunExecv], exit: 0 },
+      { key: "ourWrapper", argv: [wrapper], exit: 2 },
+      { key: "referenceWrapper", argv: [REFERENCE_WRAPPER], exit: 2 },
+    ];
+    const startTimes = new Map<string, number[]>(starts.map(({ key }) => [key, []]));
     // Repetition 0 is the warm-up (page cache, JIT) and is dropped. The
     // order of the configurations rotates so that drift in machine load
     // hits all alike.
@@ -417,11 +454,20 @@ async function main(): Promise<void> {
         const figures = await sample(side, env);
         if (rep > 0) samples.get(side.name)!.push(figures);
       }
+      // The servers just closed may still be exiting: let them, before timing small things.
+      await sleep(SETTLE_AFTER_SERVERS_MS);
       // Cheap next to a server's loop, so a few each time: the per-exec cost is a difference.
       for (let i = 0; i < PLAIN_RUNS; i++) {
         for (const bash of bashes.keys()) {
           const ms = plainLoop(bash, bashEnv);
           if (rep > 0) plainLoops.get(bash)!.push(ms);
+        }
+      }
+      // Round-robin, so that the programs share whatever the machine was doing.
+      for (let i = 0; i < START_RUNS; i++) {
+        for (const { key, argv, exit } of starts) {
+          const ms = startOnce(argv, exit);
+          if (rep > 0) startTimes.get(key)!.push(ms);
         }
       }
       process.stderr.write(`repetition ${rep}/${REPS} done (${((performance.now() - began) / 1000).toFixed(1)} s)\n`);
@@ -434,13 +480,13 @@ async function main(): Promise<void> {
       for (const side of run % 2 === 0 ? [ours, reference] : [reference, ours]) huge.get(side.name)!.push(await hugeSample(side, env));
       process.stderr.write(`1 GB run ${run + 1}/${HUGE_RUNS} done (${((performance.now() - began) / 1000).toFixed(1)} s)\n`);
     }
-    const helloMs = spawnMedian([hello], START_RUNS);
-    const trueMs = spawnMedian(["/bin/true"], START_RUNS);
-    // Each wrapper started with no arguments: the start-up and the loading of
-    // its code, up to the usage error (exit 2), with no socket work. The part
-    // of the per-exec cost that is not the wrapper's start is the round trip.
-    const ourWrapperMs = spawnMedian([wrapper], START_RUNS, 2);
-    const referenceWrapperMs = spawnMedian([REFERENCE_WRAPPER], START_RUNS, 2);
+    const startMs = (key: string) => median(startTimes.get(key)!);
+    const helloMs = startMs("hello");
+    const trueMs = startMs("true");
+    const bunExecvMs = startMs("bunExecv");
+    // The part of the per-exec cost that is not the wrapper's start is the round trip.
+    const ourWrapperMs = startMs("ourWrapper");
+    const referenceWrapperMs = startMs("referenceWrapper");
     const loadAfter = loadAverage();
 
     const pick = (side: Side, key: Measure) =>
@@ -460,10 +506,11 @@ async function main(): Promise<void> {
         pick(ours, "parallelMs"),
         pick(reference, "parallelMs"),
       ],
-      ["one call printing 1 GB (`head -c 1e9 /dev/zero | tr`), wall time", hugePick(ours, "ms"), hugePick(reference, "ms")],
+      ["one call printing 1 GB (`head -c 1e9 /dev/zero` into `tr`), wall time", hugePick(ours, "ms"), hugePick(reference, "ms")],
     ];
     const memoryRows: [string, number, number][] = [
       ["idle RSS (VmRSS after initialize + one trivial call)", pick(ours, "idleRss"), pick(reference, "idleRss")],
+      ["of which anonymous (RssAnon; the rest is the executable's own file pages)", pick(ours, "idleAnon"), pick(reference, "idleAnon")],
       [`peak RSS (VmHWM) after the ${PARALLEL_CALLS} parallel calls (run twice)`, pick(ours, "parallelHwm"), pick(reference, "parallelHwm")],
       ["peak RSS (VmHWM) over one call printing 1 GB", hugePick(ours, "hwm"), hugePick(reference, "hwm")],
     ];
@@ -472,6 +519,15 @@ async function main(): Promise<void> {
       return `| ${side.label} | ${fmt(pick(side, "loopMs"))} | ${fmt(cost)} | ${ratio(cost, perExec(reference))} | ${ratio(cost, helloMs)} |`;
     });
     const ourRatio = perExec(oursDefault) / helloMs;
+    // Every start is timed from this process, which adds its own spawn and
+    // wait to each: less a /bin/true run, what is left is the program's own
+    // cost over the trivial program Bash would otherwise have run.
+    const ourWrapperStart = ourWrapperMs - trueMs;
+    const referenceWrapperStart = referenceWrapperMs - trueMs;
+    // Per exec with the reference's wrapper, minus that wrapper's start: the round trip through each server.
+    const ourRoundTrip = perExec(oursReferenceWrapper) - referenceWrapperStart;
+    const referenceRoundTrip = perExec(reference) - referenceWrapperStart;
+    const bunExecvFloor = bunExecvMs - trueMs;
 
     const lines = [
       `Medians over ${REPS} repetitions after a warm-up (1 GB call: ${HUGE_RUNS} runs); sandbox \`danger-full-access\`, \`login: false\`, each server fresh per repetition.`,
@@ -495,23 +551,26 @@ async function main(): Promise<void> {
       "| baseline (same run) | ms |",
       "|---|---:|",
       ...[...bashes].map(([bash, label]) => `| plain \`-c '${LOOP}'\` in ${label} | ${fmt(plainLoopMs(bash))} |`),
-      `| compiled Bun hello-world start (median of ${START_RUNS}) | ${fmt(helloMs)} |`,
-      `| \`/bin/true\` start (median of ${START_RUNS}) | ${fmt(trueMs)} |`,
-      `| our wrapper start to its usage error, no socket work (median of ${START_RUNS}) | ${fmt(ourWrapperMs)} |`,
-      `| reference wrapper start to its usage error (median of ${START_RUNS}) | ${fmt(referenceWrapperMs)} |`,
+      `| compiled Bun hello-world start (median of ${START_RUNS * REPS}) | ${fmt(helloMs)} |`,
+      `| \`/bin/true\` start (median of ${START_RUNS * REPS}) | ${fmt(trueMs)} |`,
+      `| compiled Bun program: FFI \`dlopen\` of libc, then \`execv("/bin/true")\` (median of ${START_RUNS * REPS}) | ${fmt(bunExecvMs)} |`,
+      `| our wrapper start to its usage error, no socket work (median of ${START_RUNS * REPS}) | ${fmt(ourWrapperMs)} |`,
+      `| reference wrapper start to its usage error (median of ${START_RUNS * REPS}) | ${fmt(referenceWrapperMs)} |`,
       "",
       "Where one exec's time goes (differences of the medians above, so approximate):",
       "",
       "| part of one intercepted exec (ms) | ours | reference |",
       "|---|---:|---:|",
-      `| the wrapper process: start and load, up to its first decision (usage-error path) | ${fmt(ourWrapperMs)} | ${fmt(referenceWrapperMs)} |`,
-      `| the rest: request and answer over the socket, server side, \`execv\` (per exec − wrapper start) | ${fmt(perExec(ours) - ourWrapperMs)} | ${fmt(perExec(reference) - referenceWrapperMs)} |`,
-      `| of which our server's side, measured with the reference's wrapper (per exec − reference wrapper start) | ${fmt(perExec(oursReferenceWrapper) - referenceWrapperMs)} | ${fmt(perExec(reference) - referenceWrapperMs)} |`,
-      `| compiled Bun hello-world start, the floor for any wrapper written in Bun | ${fmt(helloMs)} | |`,
+      `| the wrapper process: start and load up to its first decision, over a trivial process (wrapper's usage-error run − \`/bin/true\` run) | ${fmt(ourWrapperStart)} | ${fmt(referenceWrapperStart)} |`,
+      `| the round trip through the server: request, decision, answer (per exec with the reference's wrapper − that wrapper's start) | ${fmt(ourRoundTrip)} | ${fmt(referenceRoundTrip)} |`,
+      `| what our wrapper adds after its start: FFI binding, JS message handling, \`execv\` out of a multi-threaded process (the rest) | ${fmt(perExec(ours) - ourWrapperStart - ourRoundTrip)} | — |`,
+      `| **interception cost per exec** (the sum) | **${fmt(perExec(ours))}** | **${fmt(perExec(reference))}** |`,
+      `| floor for a Bun wrapper: compiled hello-world, over a trivial process (− \`/bin/true\` run) | ${fmt(helloMs - trueMs)} | |`,
+      `| floor for a Bun wrapper that execs: FFI \`dlopen\` + \`execv("/bin/true")\` program − \`/bin/true\` run | ${fmt(bunExecvFloor)} | |`,
       "",
       `Our per-exec cost (no flags) / hello-world start: **${ourRatio.toFixed(2)}** (target ≤ ${TARGET_RATIO}; ${
         ourRatio <= TARGET_RATIO ? "met" : "NOT met"
-      }). With the reference's Bash: ${(perExec(ours) / helloMs).toFixed(2)}. Reference per-exec / hello-world: ${(perExec(reference) / helloMs).toFixed(2)}.`,
+      }). With the reference's Bash: ${(perExec(ours) / helloMs).toFixed(2)}. Reference per-exec / hello-world: ${(perExec(reference) / helloMs).toFixed(2)}. Ours (no flags) / the FFI + \`execv\` floor: ${(perExec(oursDefault) / bunExecvFloor).toFixed(2)}.`,
       `Whole run: ${((performance.now() - began) / 1000).toFixed(1)} s.`,
     ];
     console.log(lines.join("\n"));
