@@ -15,7 +15,6 @@ export const libc = dlopen(LIBC_PATH, {
   sendmsg: { args: [i32, ptr, i32], returns: i64 },
   recvmsg: { args: [i32, ptr, i32], returns: i64 },
   send: { args: [i32, ptr, u64, i32], returns: i64 },
-  recv: { args: [i32, ptr, u64, i32], returns: i64 },
   read: { args: [i32, ptr, u64], returns: i64 },
   write: { args: [i32, ptr, u64], returns: i64 },
   close: { args: [i32], returns: i32 },
@@ -27,7 +26,6 @@ export const libc = dlopen(LIBC_PATH, {
   sigprocmask: { args: [i32, ptr, ptr], returns: i32 },
   prctl: { args: [i64, u64, u64, u64, u64], returns: i32 },
   syscall: { args: [i64, u64, u64, u64, u64], returns: i64 },
-  getpid: { args: [], returns: i32 },
   _exit: { args: [i32], returns: voidType },
   open: { args: [ptr, i32, i32], returns: i32 },
 }).symbols;

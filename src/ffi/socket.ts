@@ -66,11 +66,6 @@ export function setNonBlocking(fd: number): void {
   if ((flags & O_NONBLOCK) === 0) check("fcntl(F_SETFL)", libc.fcntl(fd, F_SETFL, flags | O_NONBLOCK));
 }
 
-/** True when `fd` is an open descriptor in this process. */
-export function isOpenFd(fd: number): boolean {
-  return libc.fcntl(fd, F_GETFD, 0) !== -1;
-}
-
 interface MessageBuffers {
   header: DataView;
   iov: DataView;
