@@ -124,6 +124,23 @@ async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<b
 }
 
 /** The server closes a call's descriptors through its socket worker, a moment after the result. */
+/**
+ * The descriptor count once the previous test's sessions have finished
+ * closing (the socket worker closes them asynchronously): unchanged for 300 ms.
+ */
+async function quietFdCount(pid: number): Promise<number> {
+  let count = fdCount(pid);
+  for (let stableSince = performance.now(); performance.now() - stableSince < 300; ) {
+    await Bun.sleep(20);
+    const now = fdCount(pid);
+    if (now !== count) {
+      count = now;
+      stableSince = performance.now();
+    }
+  }
+  return count;
+}
+
 async function settledFds(pid: number, expected: number): Promise<string[]> {
   await waitUntil(() => fdCount(pid) === expected, 2_000);
   // What they are, so that a failure shows what was kept.
@@ -204,7 +221,7 @@ describe("1. timeouts", () => {
   });
 
   test("Bash exiting with a job holding the output: returned after the grace period, job killed, no descriptor kept", async () => {
-    const before = fdCount(server.pid);
+    const before = await quietFdCount(server.pid);
     const tag = marker();
     const started = performance.now();
     const result = await shell(server.client, { command: `echo hi; /usr/bin/env -S sleep ${tag}1 & sleep ${tag}2 & echo bye` });
@@ -235,7 +252,7 @@ describe("1. timeouts", () => {
 
 describe("2. cancellation", () => {
   test("notifications/cancelled kills every process of the call; the server keeps serving", async () => {
-    const before = fdCount(server.pid);
+    const before = await quietFdCount(server.pid);
     const tag = marker();
     const abort = new AbortController();
     const call = server.client.callTool(
@@ -573,7 +590,7 @@ describe("6. hostile input from inside the sandbox", () => {
   });
 
   test("1 000 intercepted execs: same descriptor count, bounded memory", async () => {
-    const before = fdCount(server.pid);
+    const before = await quietFdCount(server.pid);
     const rssBefore = memoryMb(server.pid, "VmRSS");
     const result = await shell(server.client, {
       command: "for j in 1 2 3 4; do (for i in $(seq 250); do /bin/true || echo failed; done) & done; wait; echo done",
