@@ -60,48 +60,69 @@ export function encodeFrame(message: ExecRequest | EscalateResponse | SuperExecM
 }
 
 /**
- * Splits a byte stream into frame payloads. Refuses a length prefix above
- * MAX_FRAME_BYTES as soon as the prefix is complete, so a 4 GiB claim never
- * allocates anything.
+ * Splits a byte stream into frame payloads, joining the chunks of a frame
+ * once when it is complete: a frame of several MiB arrives 64 KiB at a time,
+ * and re-joining everything held on every chunk would copy it hundreds of
+ * times. A length above MAX_FRAME_BYTES is refused as soon as it is known.
  */
 export class FrameReader {
-  private pending: Uint8Array[] = [];
-  private pendingBytes = 0;
+  private chunks: Uint8Array[] = [];
+  private held = 0;
+
+  get bufferedBytes(): number {
+    return this.held;
+  }
 
   push(chunk: Uint8Array): Uint8Array[] {
     if (chunk.byteLength > 0) {
-      this.pending.push(chunk);
-      this.pendingBytes += chunk.byteLength;
+      this.chunks.push(chunk);
+      this.held += chunk.byteLength;
     }
     const frames: Uint8Array[] = [];
-    for (;;) {
-      if (this.pendingBytes < LENGTH_PREFIX_BYTES) return frames;
-      const buffered = this.concat();
-      const length = new DataView(buffered.buffer, buffered.byteOffset).getUint32(0, true);
+    while (this.held >= LENGTH_PREFIX_BYTES) {
+      const prefix = this.peek(LENGTH_PREFIX_BYTES);
+      const length = new DataView(prefix.buffer, prefix.byteOffset, LENGTH_PREFIX_BYTES).getUint32(0, true);
       if (length > MAX_FRAME_BYTES) throw new ProtocolError(`frame length ${length} exceeds the ${MAX_FRAME_BYTES}-byte limit`);
-      if (buffered.byteLength < LENGTH_PREFIX_BYTES + length) return frames;
-      frames.push(buffered.subarray(LENGTH_PREFIX_BYTES, LENGTH_PREFIX_BYTES + length));
-      const rest = buffered.subarray(LENGTH_PREFIX_BYTES + length);
-      this.pending = rest.byteLength > 0 ? [rest] : [];
-      this.pendingBytes = rest.byteLength;
+      if (this.held < LENGTH_PREFIX_BYTES + length) break;
+      frames.push(this.take(LENGTH_PREFIX_BYTES + length).subarray(LENGTH_PREFIX_BYTES));
     }
+    return frames;
   }
 
-  /** Bytes received that do not yet form a whole frame. */
-  get bufferedBytes(): number {
-    return this.pendingBytes;
+  /** The first `count` held bytes (count <= held), joining the few leading chunks they span. */
+  private peek(count: number): Uint8Array {
+    if (this.chunks[0]!.byteLength < count) {
+      let spanned = 0;
+      for (let i = 0; spanned < count; i++) spanned += this.chunks[i]!.byteLength;
+      const joined = this.take(spanned);
+      this.chunks.unshift(joined);
+      this.held += spanned;
+    }
+    return this.chunks[0]!.subarray(0, count);
   }
 
-  private concat(): Uint8Array {
-    if (this.pending.length === 1) return this.pending[0]!;
-    const joined = new Uint8Array(this.pendingBytes);
-    let offset = 0;
-    for (const part of this.pending) {
-      joined.set(part, offset);
-      offset += part.byteLength;
+  /** Removes and returns the first `count` held bytes. */
+  private take(count: number): Uint8Array {
+    const first = this.chunks[0]!;
+    if (first.byteLength >= count) {
+      const rest = first.subarray(count);
+      if (rest.byteLength > 0) this.chunks[0] = rest;
+      else this.chunks.shift();
+      this.held -= count;
+      return first.subarray(0, count);
     }
-    this.pending = [joined];
-    return joined;
+    const taken = new Uint8Array(new ArrayBuffer(count));
+    let filled = 0;
+    while (filled < count) {
+      const chunk = this.chunks[0]!;
+      const part = Math.min(chunk.byteLength, count - filled);
+      taken.set(chunk.subarray(0, part), filled);
+      filled += part;
+      if (part < chunk.byteLength) this.chunks[0] = chunk.subarray(part);
+      else this.chunks.shift();
+    }
+    this.held -= count;
+    return taken;
   }
 }
 

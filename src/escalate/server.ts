@@ -7,8 +7,7 @@ import { isAbsolute, resolve } from "node:path";
 import { closeFd, MAX_FDS_PER_MESSAGE, sendNonBlocking, socketPair, SOCK_DGRAM } from "../ffi/socket.ts";
 import {
   encodeFrame,
-  LENGTH_PREFIX_BYTES,
-  MAX_FRAME_BYTES,
+  FrameReader,
   parseExecRequest,
   parseSuperExecMessage,
   ProtocolError,
@@ -55,79 +54,12 @@ const MAX_TARGET_FD = 255;
  */
 const MAX_HELD_BYTES_PER_CALL = 16 * 1024 * 1024;
 
-/**
- * Splits a session's byte stream into frames, joining the chunks of a frame
- * once when it is complete: a frame of several MiB arrives 64 KiB at a time,
- * and re-joining everything held on every chunk would copy it hundreds of
- * times. A length above MAX_FRAME_BYTES is refused as soon as it is known.
- */
-class FrameAssembler {
-  private chunks: Uint8Array[] = [];
-  private held = 0;
-
-  get bufferedBytes(): number {
-    return this.held;
-  }
-
-  push(chunk: Uint8Array): Uint8Array[] {
-    if (chunk.byteLength > 0) {
-      this.chunks.push(chunk);
-      this.held += chunk.byteLength;
-    }
-    const frames: Uint8Array[] = [];
-    while (this.held >= LENGTH_PREFIX_BYTES) {
-      const prefix = this.peek(LENGTH_PREFIX_BYTES);
-      const length = new DataView(prefix.buffer, prefix.byteOffset, LENGTH_PREFIX_BYTES).getUint32(0, true);
-      if (length > MAX_FRAME_BYTES) throw new ProtocolError(`frame length ${length} exceeds the ${MAX_FRAME_BYTES}-byte limit`);
-      if (this.held < LENGTH_PREFIX_BYTES + length) break;
-      frames.push(this.take(LENGTH_PREFIX_BYTES + length).subarray(LENGTH_PREFIX_BYTES));
-    }
-    return frames;
-  }
-
-  /** The first `count` held bytes (count <= held), joining the few leading chunks they span. */
-  private peek(count: number): Uint8Array {
-    if (this.chunks[0]!.byteLength < count) {
-      let spanned = 0;
-      for (let i = 0; spanned < count; i++) spanned += this.chunks[i]!.byteLength;
-      const joined = this.take(spanned);
-      this.chunks.unshift(joined);
-      this.held += spanned;
-    }
-    return this.chunks[0]!.subarray(0, count);
-  }
-
-  /** Removes and returns the first `count` held bytes. */
-  private take(count: number): Uint8Array {
-    const first = this.chunks[0]!;
-    if (first.byteLength >= count) {
-      const rest = first.subarray(count);
-      if (rest.byteLength > 0) this.chunks[0] = rest;
-      else this.chunks.shift();
-      this.held -= count;
-      return first.subarray(0, count);
-    }
-    const taken = new Uint8Array(new ArrayBuffer(count));
-    let filled = 0;
-    while (filled < count) {
-      const chunk = this.chunks[0]!;
-      const part = Math.min(chunk.byteLength, count - filled);
-      taken.set(chunk.subarray(0, part), filled);
-      filled += part;
-      if (part < chunk.byteLength) this.chunks[0] = chunk.subarray(part);
-      else this.chunks.shift();
-    }
-    this.held -= count;
-    return taken;
-  }
-}
-
 type SessionState = "awaiting-request" | "deciding" | "awaiting-fds" | "running" | "done";
 
 interface Session {
   id: number;
   state: SessionState;
-  frames: FrameAssembler;
+  frames: FrameReader;
   request: ExecRequest | null;
   /** Size of the request frame, counted against the call's held bytes until the session ends. */
   requestBytes: number;
@@ -193,7 +125,7 @@ export class CallEscalation {
       report.fds.forEach(closeFd);
       return;
     }
-    const session: Session = { id: 0, state: "awaiting-request", frames: new FrameAssembler(), request: null, requestBytes: 0, fds: [] };
+    const session: Session = { id: 0, state: "awaiting-request", frames: new FrameReader(), request: null, requestBytes: 0, fds: [] };
     session.id = this.hub.watch(fd, "session", (sessionReport) => this.onSessionReport(session, sessionReport));
     this.sessions.set(session.id, session);
   }
