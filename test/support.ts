@@ -4,6 +4,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { beforeEach } from "bun:test";
 import { existsSync, mkdtempSync, realpathSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -92,4 +93,18 @@ export async function setSandbox(client: Client, sandboxPolicy: Record<string, u
     { method: "codex/sandbox-state/update", params: { sandboxPolicy, sandboxCwd, codexLinuxSandboxExe: null } },
     z.object({}).passthrough(),
   );
+}
+
+/**
+ * Keeps a shared server usable after a test lost it. When a test times out,
+ * Bun kills every child process, the server shared by the file's tests
+ * included, and each later test would fail with "Not connected": one failure
+ * must stay one failure. Before each test, if the client `current` returns
+ * has lost its server, `restart` connects a new one and repeats the set-up.
+ */
+export function restartIfLost(current: () => Client | undefined, restart: () => Promise<void>): void {
+  beforeEach(async () => {
+    const client = current();
+    if (client !== undefined && client.transport === undefined) await restart();
+  });
 }

@@ -4,6 +4,7 @@
 // a session that breaks the protocol is closed alone, and nothing here ever
 // waits on a read (the socket worker does the waiting).
 import { isAbsolute, resolve } from "node:path";
+import { POLLHUP, pollReadable } from "../ffi/poll.ts";
 import { closeFd, MAX_FDS_PER_MESSAGE, sendNonBlocking, socketPair, SOCK_DGRAM } from "../ffi/socket.ts";
 import {
   encodeFrame,
@@ -58,6 +59,8 @@ type SessionState = "awaiting-request" | "deciding" | "awaiting-fds" | "running"
 
 interface Session {
   id: number;
+  /** The session's socket (watched by the hub, which closes it). */
+  socket: number;
   state: SessionState;
   frames: FrameReader;
   request: ExecRequest | null;
@@ -120,14 +123,27 @@ export class CallEscalation {
     }
     this.hub.resume(this.handshakeId);
     const [fd, ...extra] = report.fds;
+    if (this.sessions.size >= this.maxSessions) this.endHungUpSessions();
     if (fd === undefined || extra.length > 0 || report.truncated || this.closed || this.sessions.size >= this.maxSessions) {
       this.log(`refused a handshake carrying ${report.fds.length} fd(s)${report.truncated ? " (truncated)" : ""}`);
       report.fds.forEach(closeFd);
       return;
     }
-    const session: Session = { id: 0, state: "awaiting-request", frames: new FrameReader(), request: null, requestBytes: 0, fds: [] };
+    const session: Session = { id: 0, socket: fd, state: "awaiting-request", frames: new FrameReader(), request: null, requestBytes: 0, fds: [] };
     session.id = this.hub.watch(fd, "session", (sessionReport) => this.onSessionReport(session, sessionReport));
     this.sessions.set(session.id, session);
+  }
+
+  /**
+   * Ends the sessions whose peer is gone. The hub reports hang-ups in its own
+   * time, so a burst of sessions that just ended (a flood of handshakes from a
+   * process that exited) may still count against the limit when the next
+   * legitimate handshake arrives.
+   */
+  private endHungUpSessions(): void {
+    const sessions = [...this.sessions.values()];
+    const hungUp = new Set(pollReadable(sessions.map((session) => session.socket), 0).filter((ready) => (ready.revents & POLLHUP) !== 0).map((ready) => ready.fd));
+    for (const session of sessions) if (hungUp.has(session.socket)) this.endSession(session);
   }
 
   private onSessionReport(session: Session, report: WorkerReport): void {

@@ -10,7 +10,7 @@ import type { Subprocess } from "bun";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect, isolatedEnv, SERVER_BINARY, shell, tempDir } from "../support.ts";
+import { connect, isolatedEnv, SERVER_BINARY, shell, tempDir, restartIfLost } from "../support.ts";
 
 if (process.platform !== "linux") throw new Error("these tests read /proc");
 
@@ -69,13 +69,16 @@ interface TestServer {
   client: Client;
   pid: number;
   approvals: Approvals;
+  /** The fewest descriptors the server was seen holding between calls. */
+  idleFds: number;
 }
 
 async function startServer(): Promise<TestServer> {
   const client = await connect({ env: rulesEnv() });
   const approvals = new Approvals();
   approvals.install(client);
-  return { client, pid: (client.transport as StdioClientTransport).pid!, approvals };
+  const pid = (client.transport as StdioClientTransport).pid!;
+  return { client, pid, approvals, idleFds: fdCount(pid) };
 }
 
 function fdCount(pid: number): number {
@@ -142,7 +145,7 @@ async function quietFdCount(pid: number): Promise<number> {
 }
 
 async function settledFds(pid: number, expected: number): Promise<string[]> {
-  await waitUntil(() => fdCount(pid) === expected, 2_000);
+  await waitUntil(() => fdCount(pid) === expected, 15_000);
   // What they are, so that a failure shows what was kept.
   return readdirSync(`/proc/${pid}/fd`).map((fd) => {
     try {
@@ -194,11 +197,14 @@ function sleepersRunning(tag: string): boolean {
 }
 
 let server: TestServer;
-beforeAll(async () => {
+async function startShared(): Promise<void> {
   server = await startServer();
   // The first call starts the socket worker: counts taken after it are stable.
   await shell(server.client, { command: "true" });
-});
+  server.idleFds = fdCount(server.pid);
+}
+beforeAll(startShared);
+restartIfLost(() => server?.client, startShared);
 afterAll(async () => {
   await server.client.close();
 });
@@ -545,7 +551,11 @@ describe("6. hostile input from inside the sandbox", () => {
 
   /** Runs the hostile program, then one more exec in the same call; returns what it printed. */
   async function hostile(mode: string): Promise<string> {
+    // The baseline once the previous call's sockets have closed, so that a
+    // test that left descriptors behind fails alone.
+    await waitUntil(() => fdCount(server.pid) <= server.idleFds, 15_000);
     const before = fdCount(server.pid);
+    server.idleFds = Math.min(server.idleFds, before);
     const result = await shell(server.client, { command: `${PYTHON} hostile.py ${mode}; ${PROBE}`, workdir: dir });
     // The same call still works: its next exec got the server's answer.
     expect(result.output).toEndWith(PROBE_DENIED);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ProgressNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
-import { connect, isolatedEnv, setSandbox, shell, tempDir } from "../support.ts";
+import { connect, isolatedEnv, setSandbox, shell, tempDir, restartIfLost } from "../support.ts";
 
 // Verbatim from the reference's integration test (protocol.md section 2).
 const EXPECTED_TOOL = {
@@ -26,10 +26,12 @@ const EXPECTED_TOOL = {
 };
 
 let client: Client;
-beforeAll(async () => {
+async function startShared(): Promise<void> {
   client = await connect();
   await setSandbox(client, { type: "danger-full-access" });
-});
+}
+beforeAll(startShared);
+restartIfLost(() => client, startShared);
 afterAll(async () => {
   await client.close();
 });
@@ -112,6 +114,11 @@ describe("commands", () => {
     });
     await exported.close();
     expect(result.output).toBe("checked\n");
+  });
+
+  test("the embedded Bash is our own build, not the reference's (whose patch corrupts argv)", async () => {
+    const result = await shell(client, { command: 'echo "$BASH_VERSION"' });
+    expect(result.output).toBe("5.2.15(1)-release\n");
   });
 
   test("SIGPIPE behaves normally in programs started through the wrapper", async () => {

@@ -5,11 +5,11 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect, isolatedEnv, REFERENCE_WRAPPER, setSandbox, shell, tempDir } from "../support.ts";
+import { connect, isolatedEnv, REFERENCE_WRAPPER, setSandbox, shell, tempDir, restartIfLost } from "../support.ts";
 
 let client: Client;
 let workspace: string;
-beforeAll(async () => {
+async function startShared(): Promise<void> {
   const env = isolatedEnv();
   mkdirSync(join(env.CODEX_HOME!, "rules"));
   writeFileSync(
@@ -20,7 +20,9 @@ beforeAll(async () => {
   workspace = tempDir();
   // Read-only: only an escalated program can write into the workspace.
   await setSandbox(client, { type: "read-only" }, workspace);
-});
+}
+beforeAll(startShared);
+restartIfLost(() => client, startShared);
 afterAll(async () => {
   await client.close();
 });

@@ -21,7 +21,7 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect, isolatedEnv, PATCHED_BASH, REFERENCE_SERVER, SERVER_BINARY, setSandbox, shell, tempDir, WRAPPER_BINARY } from "../support.ts";
+import { connect, isolatedEnv, PATCHED_BASH, REFERENCE_SERVER, SERVER_BINARY, setSandbox, shell, tempDir, WRAPPER_BINARY, restartIfLost } from "../support.ts";
 
 const RULES = ['prefix_rule(pattern=["sh"], decision="allow")', 'prefix_rule(pattern=["rm"], decision="forbidden")', ""].join("\n");
 
@@ -39,7 +39,7 @@ function startReference(): Promise<Client> {
   return connect({ command: REFERENCE_SERVER, args: ["--execve", WRAPPER_BINARY, "--bash", PATCHED_BASH], env });
 }
 
-beforeAll(async () => {
+async function startShared(): Promise<void> {
   client = await startReference();
   const transport = client.transport;
   if (!(transport instanceof StdioClientTransport) || transport.pid === null) throw new Error("the reference server did not start");
@@ -50,7 +50,9 @@ beforeAll(async () => {
     serverStderr += chunk.toString();
   });
   await setSandbox(client, { type: "danger-full-access" });
-});
+}
+beforeAll(startShared);
+restartIfLost(() => client, startShared);
 
 afterAll(async () => {
   await client?.close();

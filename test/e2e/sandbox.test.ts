@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { connect, type ExecResultJson, isolatedEnv, ROOT, setSandbox, shell, tempDir } from "../support.ts";
+import { connect, type ExecResultJson, isolatedEnv, ROOT, setSandbox, shell, tempDir, restartIfLost } from "../support.ts";
 
 if (process.platform !== "linux") throw new Error("these tests exercise the Linux sandbox (Landlock + seccomp)");
 
@@ -147,11 +147,13 @@ async function start(options: Parameters<typeof connect>[0] = {}): Promise<Clien
 let client: Client;
 /** How Bash starts its own error messages: `<path of the patched Bash>: `. */
 let BASH_PREFIX = "";
-beforeAll(async () => {
+async function startShared(): Promise<void> {
   client = await start();
   BASH_PREFIX = (await shell(client, { command: `printf '%s: ' "$0"` })).output;
   expect(BASH_PREFIX).toEndWith("/bash: ");
-});
+}
+beforeAll(startShared);
+restartIfLost(() => client, startShared);
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
   listener.stop(true);
@@ -179,9 +181,11 @@ const UNCONFINED_STATUS = expectedStatus({ noNewPrivs: false, extraFilters: 0 })
 
 describe("no sandbox state received: read-only with sandboxCwd = workdir", () => {
   let pristine: Client;
-  beforeAll(async () => {
+  const startPristine = async () => {
     pristine = await start();
-  });
+  };
+  beforeAll(startPristine);
+  restartIfLost(() => pristine, startPristine);
 
   test("writing in the workdir fails with Permission denied; reading and /dev/null work", async () => {
     const workdir = tempDir();
@@ -298,9 +302,11 @@ describe("workspace-write", () => {
   describe("$TMPDIR of the server's environment", () => {
     const tmpdirRoot = outsideDir("server-tmpdir");
     let withTmpdir: Client;
-    beforeAll(async () => {
+    const startWithTmpdir = async () => {
       withTmpdir = await start({ env: isolatedEnv({ TMPDIR: tmpdirRoot }) });
-    });
+    };
+    beforeAll(startWithTmpdir);
+    restartIfLost(() => withTmpdir, startWithTmpdir);
 
     test("is writable by default", async () => {
       const cwd = outsideDir("tmpdir-cwd-1");
@@ -551,10 +557,13 @@ describe("ordering", () => {
 describe("Landlock unavailable (simulated through the launcher's test seam)", () => {
   let failClosed: Client;
   let degraded: Client;
-  beforeAll(async () => {
+  const startBoth = async () => {
     failClosed = await start({ env: isolatedEnv({ [SIMULATE_NO_LANDLOCK]: "1" }) });
     degraded = await start({ env: isolatedEnv({ [SIMULATE_NO_LANDLOCK]: "1" }), args: ["--allow-unsandboxed"] });
-  });
+  };
+  beforeAll(startBoth);
+  restartIfLost(() => failClosed, startBoth);
+  restartIfLost(() => degraded, startBoth);
 
   test("a read-only call (the default state) fails closed with a tool error naming Landlock", async () => {
     const workdir = outsideDir("no-landlock-default");
