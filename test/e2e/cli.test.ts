@@ -87,7 +87,8 @@ describe("the README", () => {
     child.kill();
     const firstLine = new TextDecoder().decode(value).split("\n")[0]!;
     expect(JSON.parse(firstLine)).toMatchObject({ jsonrpc: "2.0", id: 1, result: { serverInfo: { name: "codex-exec-mcp-server" } } });
-  });
+    // It rebuilds the binary first: over a minute on a loaded 2-core machine.
+  }, 300_000);
 });
 
 test("--output-limit caps what a call keeps, head and tail", async () => {
