@@ -22,6 +22,8 @@ export const libc = dlopen(LIBC_PATH, {
   poll: { args: [ptr, u64, i32], returns: i32 },
   pipe2: { args: [ptr, i32], returns: i32 },
   execve: { args: [ptr, ptr, ptr], returns: i32 },
+  fexecve: { args: [i32, ptr, ptr], returns: i32 },
+  getppid: { args: [], returns: i32 },
   signal: { args: [i32, ptr], returns: ptr },
   sigprocmask: { args: [i32, ptr, ptr], returns: i32 },
   prctl: { args: [i64, u64, u64, u64, u64], returns: i32 },

@@ -57,6 +57,28 @@ export function execve(file: string, argv: readonly string[], env: Readonly<Reco
   throw new ErrnoError(`execve ${file}`, errno);
 }
 
+/**
+ * Replaces this process with the file open at `fd` (an O_PATH descriptor will
+ * do), passing `argv` and exactly `env`: what runs is the file that descriptor
+ * names, whatever its path names by now. Linux only. A script (`#!`) cannot
+ * run from a close-on-exec descriptor (its interpreter opens `/dev/fd/N`):
+ * that fails with ENOENT. Only returns by throwing.
+ */
+export function fexecve(fd: number, argv: readonly string[], env: Readonly<Record<string, string>>): never {
+  const args = cStringArray(argv);
+  const environment = cStringArray(Object.entries(env).map(([key, value]) => `${key}=${value}`));
+  const errno = withPinned([args, environment], () => {
+    libc.fexecve(fd, ptr(args.table), ptr(environment.table));
+    return lastErrno();
+  });
+  throw new ErrnoError(`fexecve ${argv[0] ?? ""}`, errno);
+}
+
+/** The parent's pid now (1, or a subreaper's, once the parent has died). */
+export function parentPid(): number {
+  return libc.getppid();
+}
+
 /** Leaves immediately with `code`, skipping Bun's shutdown work. */
 export function exitNow(code: number): never {
   libc._exit(code);

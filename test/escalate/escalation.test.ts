@@ -8,10 +8,15 @@ import type { ExecRequest } from "../../src/escalate/protocol.ts";
 import type { ExecDecider, ExecDecision } from "../../src/escalate/server.ts";
 import { SocketHub } from "../../src/escalate/socket-hub.ts";
 import { runShellCall, type ExecResult } from "../../src/exec/run.ts";
-import { isolatedEnv, PATCHED_BASH, REFERENCE_WRAPPER, tempDir, WRAPPER_BINARY } from "../support.ts";
+import { isolatedEnv, PATCHED_BASH, REFERENCE_WRAPPER, SERVER_BINARY, tempDir, WRAPPER_BINARY } from "../support.ts";
 
 const hub = new SocketHub();
 const env = isolatedEnv();
+
+/** Escalates with `argv0` and the test's own environment (plus `extra`), as a decider would choose them. */
+function escalate(argv0: string, extra: Record<string, string> = {}): ExecDecision {
+  return { kind: "escalate", argv0, env: { ...env, ...extra } };
+}
 
 /** Escalates or denies programs by basename; everything else runs in place. */
 function decider(rules: Record<string, ExecDecision>, seen: ExecRequest[] = []): ExecDecider {
@@ -32,6 +37,7 @@ function run(command: string, decide: ExecDecider, options: { wrapper?: string; 
     env,
     decide,
     hub,
+    execLauncher: SERVER_BINARY,
     launch: (bashArgv, bashEnv) => ({ file: bashArgv[0]!, argv0: bashArgv[0]!, args: bashArgv.slice(1), env: bashEnv }),
   });
 }
@@ -54,21 +60,20 @@ for (const [name, wrapper] of WRAPPERS) {
     });
 
     test("Escalate: the server runs it; output and exit code reach the caller", async () => {
-      const result = await run("/bin/sh -c 'echo out; echo err >&2; exit 7'; echo after=$?", decider({ sh: { kind: "escalate" } }), { wrapper });
+      const result = await run("/bin/sh -c 'echo out; echo err >&2; exit 7'; echo after=$?", decider({ sh: escalate("sh") }), { wrapper });
       expect(result.output).toBe("out\nerr\nafter=7\n");
       expect(result.exit_code).toBe(0);
     });
 
-    test("Escalate: argv[0], the environment and the working directory arrive", async () => {
+    test("Escalate: the decider's argv[0] and environment arrive, the sandbox's do not; the working directory does", async () => {
       const dir = tempDir();
-      const result = await run(`cd ${dir} && GREETING=hello exec -a custom-name /bin/sh -c 'echo "$0 $GREETING $(pwd)"'`, decider({ sh: { kind: "escalate" } }), {
-        wrapper,
-      });
-      expect(result).toMatchObject({ exit_code: 0, output: `custom-name hello ${dir}\n` });
+      const command = `cd ${dir} && GREETING=hello exec -a custom-name /bin/sh -c 'echo "$0 $GREETING $(pwd)"'`;
+      const result = await run(command, decider({ sh: escalate("sh", { GREETING: "chosen" }) }), { wrapper });
+      expect(result).toMatchObject({ exit_code: 0, output: `sh chosen ${dir}\n` });
     });
 
     test("Escalate: the program reads the caller's stdin", async () => {
-      const result = await run("echo piped | /usr/bin/wc -c", decider({ wc: { kind: "escalate" } }), { wrapper });
+      const result = await run("echo piped | /usr/bin/wc -c", decider({ wc: escalate("wc") }), { wrapper });
       expect(result.output.trim()).toBe("6");
     });
 
