@@ -2,7 +2,7 @@
 // wrapper (ours compiled, and the reference's), with deterministic deciders
 // in this process instead of the rules engine.
 import { afterAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { chmodSync, existsSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ExecRequest } from "../../src/escalate/protocol.ts";
 import type { ExecDecider, ExecDecision } from "../../src/escalate/server.ts";
@@ -88,6 +88,49 @@ for (const [name, wrapper] of WRAPPERS) {
     });
   });
 }
+
+describe("what an escalation runs", () => {
+  test("the file held when the exec was asked about, though its link is swapped before the decision comes", async () => {
+    const dir = tempDir();
+    const marker = join(tempDir(), "touched");
+    symlinkSync("/bin/echo", join(dir, "prog"));
+    const decide: ExecDecider = async (request) => {
+      if (!request.file.endsWith("/prog")) return { kind: "run" };
+      // The link changes while a human would be reading the question.
+      rmSync(join(dir, "prog"));
+      symlinkSync("/usr/bin/touch", join(dir, "prog"));
+      return escalate("prog");
+    };
+    const result = await run(`./prog ${marker}`, decide, { workdir: dir });
+    expect(result).toMatchObject({ exit_code: 0, output: `${marker}\n` });
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  test("the program gets the caller's descriptors and nothing else of ours", async () => {
+    const result = await run("/bin/ls /proc/self/fd", decider({ ls: escalate("ls") }));
+    // 3 is the directory ls itself opened to list.
+    expect(result.output).toBe("0\n1\n2\n3\n");
+  });
+
+  test("a script runs too (its interpreter reads it through /dev/fd)", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "script"), '#!/bin/sh\necho "script ran with $1"\n');
+    chmodSync(join(dir, "script"), 0o755);
+    const result = await run("./script arg", decider({ script: escalate("script") }), { workdir: dir });
+    expect(result).toMatchObject({ exit_code: 0, output: "script ran with arg\n" });
+  });
+
+  test("the launcher role runs nothing once its parent is not the server that asked", async () => {
+    const marker = join(tempDir(), "touched");
+    const child = Bun.spawn({
+      cmd: [SERVER_BINARY, String(process.pid + 1_000_000), "0", "", "0", "/usr/bin/touch", marker],
+      argv0: "codex-escalate-exec",
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    expect(await child.exited).toBe(128 + 9);
+    expect(existsSync(marker)).toBe(false);
+  });
+});
 
 describe("the server side keeps serving whatever a sandboxed process sends", () => {
   // A hostile program inside the shell, speaking to the inherited socket.
