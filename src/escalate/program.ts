@@ -10,6 +10,14 @@ import { openPathNoFollow } from "../ffi/file.ts";
 
 /** Symbolic links followed in one path at most, as Linux allows (MAXSYMLINKS). */
 const MAX_LINK_HOPS = 40;
+/** Longest path execve accepts (PATH_MAX, NUL included). */
+const MAX_PATH_BYTES = 4096;
+/**
+ * Components looked at in one walk at most: far more than any real path
+ * needs, and a bound on the lstat calls a hostile request (40 links of 4 KiB
+ * of `a/../`) can make the server do.
+ */
+const MAX_WALK_STEPS = 4096;
 
 export interface ResolvedProgram {
   /** The request's `file` made absolute against its workdir (lexically): the path the rules match. */
@@ -57,7 +65,8 @@ function walk(path: string): Walk {
   let pending = components(path);
   let dir = "/";
   let stats = lstatSync("/");
-  while (pending.length > 0) {
+  for (let steps = 0; pending.length > 0; steps++) {
+    if (steps >= MAX_WALK_STEPS) return { links, unresolved: `${path}: more than ${MAX_WALK_STEPS} path components` };
     const name = pending.shift()!;
     if (name === "..") {
       dir = parentOf(dir);
@@ -91,9 +100,11 @@ function walk(path: string): Walk {
  */
 export function holdProgram(workdir: string, file: string): HeldProgram {
   const requested = resolve(workdir, file);
+  const path = file.startsWith("/") ? file : `${workdir}/${file}`;
+  if (Buffer.byteLength(path) >= MAX_PATH_BYTES) return { program: { requested, links: [], real: null, unresolved: `${file}: path too long (ENAMETOOLONG)` }, fd: null };
   let walked: Walk;
   try {
-    walked = walk(file.startsWith("/") ? file : `${workdir}/${file}`);
+    walked = walk(path);
   } catch (error) {
     walked = { links: [], unresolved: `${workdir}: ${errorCode(error)}` };
   }

@@ -27,7 +27,8 @@ export interface DecisionContext {
   preserveProgramPaths: boolean;
   /**
    * Real paths the sandboxed side can write, or "everything" when the call has
-   * no sandbox (then escalating changes nothing and is always allowed).
+   * no sandbox (then there is nothing to escalate out of: allowed programs run
+   * in place, with the command's own environment).
    */
   sandboxWritableRoots: readonly string[] | "everything";
   /**
@@ -79,7 +80,6 @@ export function createExecDecider(context: DecisionContext): ExecDecider {
       workdir: request.workdir,
     });
     const escalate: ExecDecision = { kind: "escalate", argv0, env };
-    if (writes.roots === "everything") return escalate;
     const refused =
       programRefusal(program, writes) ??
       preconditionRefusal([basename(request.file), basename(program.real ?? request.file)], {
@@ -105,7 +105,7 @@ export function createExecDecider(context: DecisionContext): ExecDecider {
       if (answer.kind === "cancel") return { kind: "deny", reason: CANCELLED_REASON };
       if (answer.kind === "unavailable") return { kind: "deny", reason: answer.reason };
     }
-    if (!outcome.requireEscalated) return { kind: "run" };
+    if (!outcome.requireEscalated || writes.roots === "everything") return { kind: "run" };
     // Checked after the answer, as close as possible to the start.
     const decided = escalation(request, program);
     if (!("refused" in decided)) return decided;

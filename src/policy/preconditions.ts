@@ -80,18 +80,26 @@ function gitGlobalConfigs(env: Readonly<Record<string, string>>): string[] {
   return files.filter((file) => file.startsWith("/"));
 }
 
-/** The git directory's parts that decide what runs: config, hooks, and those of its common directory (a linked worktree's). */
+/** The parts of a git directory that decide what runs. */
+function gitDirParts(dir: string): string[] {
+  return [dir, join(dir, "config"), join(dir, "config.worktree"), join(dir, "hooks")];
+}
+
+/**
+ * A git directory's config and hooks, then those of its common directory (a
+ * linked worktree's). Files are read only once the sandbox is known not to
+ * have written them: one it wrote could be a FIFO that never answers.
+ */
 function gitDirRefusal(writes: SandboxWrites, gitDir: string): string | null {
-  const dirs = [gitDir];
+  const own = firstRefusal(writes, gitDirParts(gitDir));
+  if (own !== null) return own;
+  let common: string;
   try {
-    dirs.push(resolve(gitDir, readFileSync(join(gitDir, "commondir"), "utf8").trim()));
+    common = resolve(gitDir, readFileSync(join(gitDir, "commondir"), "utf8").trim());
   } catch {
-    // Not a linked worktree.
+    return null; // Not a linked worktree.
   }
-  return firstRefusal(
-    writes,
-    dirs.flatMap((dir) => [dir, join(dir, "config"), join(dir, "config.worktree"), join(dir, "hooks")]),
-  );
+  return firstRefusal(writes, [join(gitDir, "commondir"), ...gitDirParts(common)]);
 }
 
 const GITDIR_LINE = /^gitdir:\s*(.+?)\s*$/m;

@@ -105,6 +105,15 @@ describe("git's precondition: the repository and configuration it would use", ()
     expect(refusal(["git", "--git-dir", join(outside, "crafted.git"), "status"], "/", writes([workspace]))).toBeNull();
   });
 
+  test("a FIFO the sandbox made where git keeps a path is never read (the check would hang the server)", () => {
+    const workspace = tempDir();
+    git(workspace, "init", "-q", "--bare", "repo.git");
+    expect(Bun.spawnSync(["mkfifo", join(workspace, "repo.git", "commondir")]).exitCode).toBe(0);
+    const outside = tempDir();
+    writeFileSync(join(outside, ".git"), `gitdir: ${join(workspace, "repo.git")}\n`);
+    expect(refusal(["git", "status"], outside, writes([workspace]))).toContain(`${workspace}/repo.git is inside`);
+  });
+
   test("global configuration the sandbox could write (a HOME inside a writable root) is refused", () => {
     const home = tempDir();
     const repo = tempDir();
@@ -210,7 +219,7 @@ describe("the decider", () => {
     expect(logged).toEqual([`not escalating ${workspace}/git (a rule allows it): ${workspace}/git is inside ${workspace}, which the sandbox can write; it runs inside the sandbox`]);
   });
 
-  test("without a sandbox every allowed program escalates (nothing to protect)", async () => {
+  test("without a sandbox an allowed program runs in place, keeping the command's environment (there is no outside)", async () => {
     const workspace = tempDir();
     writeFileSync(join(workspace, "tool"), "");
     const dir = tempDir();
@@ -223,6 +232,6 @@ describe("the decider", () => {
       ask: async () => ({ kind: "accept" }),
       log: () => {},
     });
-    expect((await decide(request(join(workspace, "tool"), ["tool"], workspace), resolved(workspace, "tool"))).kind).toBe("escalate");
+    expect(await decide(request(join(workspace, "tool"), ["tool"], workspace), resolved(workspace, "tool"))).toEqual({ kind: "run" });
   });
 });

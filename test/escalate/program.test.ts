@@ -72,3 +72,14 @@ test("what cannot be resolved says why and holds nothing: a loop, a missing file
   expect(hold(dir, "sub").program.unresolved).toContain("not a regular file");
   expect(hold(dir, "/usr/bin/env/x").program.unresolved).toContain("ENOTDIR");
 });
+
+test("hostile sizes are refused before much work: a path over PATH_MAX, links that expand to thousands of components", () => {
+  const dir = tempDir();
+  expect(hold(dir, `${"a/".repeat(2100)}x`).program.unresolved).toContain("ENAMETOOLONG");
+  mkdirSync(join(dir, "a"));
+  symlinkSync("a/..".concat("/a/..".repeat(800)), join(dir, "l0"));
+  for (let i = 1; i < 10; i++) symlinkSync(`l${i - 1}/l${i - 1}`, join(dir, `l${i}`));
+  const started = performance.now();
+  expect(hold(dir, "l9").program.unresolved).toContain("path components");
+  expect(performance.now() - started).toBeLessThan(1_000);
+});
