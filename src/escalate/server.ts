@@ -23,11 +23,14 @@ import { spawnEscalated, type EscalatedProcess } from "./spawn.ts";
  * What the server decided for one intercepted exec. An escalation runs the
  * resolved program (the file held open since before the decision) with the
  * argv[0] and the whole environment the decider chose: nothing of the
- * request's own argv[0] or environment reaches it unless the decider put it there.
+ * request's own argv[0] or environment reaches it unless the decider put it
+ * there. `workdir` is where it runs (default: the request's); a decider that
+ * checked the directory names the real path it checked, so that a link
+ * swapped afterwards cannot move the program elsewhere.
  */
 export type ExecDecision =
   | { kind: "run" }
-  | { kind: "escalate"; argv0: string; env: Record<string, string> }
+  | { kind: "escalate"; argv0: string; env: Record<string, string>; workdir?: string }
   | { kind: "deny"; reason: string | null };
 
 /**
@@ -104,9 +107,9 @@ export class CallEscalation {
     options: CallEscalationOptions = {},
   ) {
     this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    this.execLauncher = options.execLauncher ?? process.execPath;
     this.log = options.log ?? (() => {});
     this.onLargeRequest = options.onLargeRequest ?? (() => {});
-    this.execLauncher = options.execLauncher ?? process.execPath;
     const [serverEnd, clientEnd] = socketPair(SOCK_DGRAM);
     this.clientFd = clientEnd;
     this.handshakeId = hub.watch(serverEnd, "handshakes", (report) => this.onHandshake(report));
@@ -239,7 +242,8 @@ export class CallEscalation {
   }
 
   private releaseProgram(session: Session): void {
-    if (session.held?.fd !== null && session.held?.fd !== undefined) closeFd(session.held.fd);
+    const fd = session.held?.fd;
+    if (fd !== null && fd !== undefined) closeFd(fd);
     session.held = null;
   }
 
@@ -255,7 +259,7 @@ export class CallEscalation {
         fd: held.fd,
         argv: [escalation.argv0, ...request.argv.slice(1)],
         env: escalation.env,
-        workdir: request.workdir,
+        workdir: escalation.workdir ?? request.workdir,
         launcher: this.execLauncher,
       },
       targets,

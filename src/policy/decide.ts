@@ -3,6 +3,7 @@
 // safety: a program the sandboxed side could have written, swapped or
 // configured never runs outside the sandbox, and one that does runs with
 // the argv[0] the rules matched and a trusted environment.
+import { realpathSync } from "node:fs";
 import type { ExecRequest } from "../escalate/protocol.ts";
 import type { ResolvedProgram } from "../escalate/program.ts";
 import type { ExecDecider, ExecDecision } from "../escalate/server.ts";
@@ -71,24 +72,26 @@ export function createExecDecider(context: DecisionContext): ExecDecider {
 
   /** How the program runs outside, or why it runs inside instead. */
   const escalation = (request: ExecRequest, program: ResolvedProgram): ExecDecision | { refused: string } => {
+    const programRefused = programRefusal(program, writes);
+    if (programRefused !== null) return { refused: programRefused };
+    // Checked and run as a real path: a link in the request's path swapped later changes nothing.
+    let workdir: string;
+    try {
+      workdir = realpathSync(request.workdir);
+    } catch (error) {
+      return { refused: `cannot resolve the working directory ${request.workdir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` };
+    }
     // The name the rules matched: the sandbox's argv[0] (`exec -a git-clone git`) never reaches the program.
     const argv0 = context.preserveProgramPaths ? request.file : basename(request.file);
     const env = escalationEnvironment({
       serverEnv: context.serverEnv,
       requestEnv: request.env,
       passedByUser: context.escalationEnvNames ?? [],
-      workdir: request.workdir,
+      workdir,
     });
-    const escalate: ExecDecision = { kind: "escalate", argv0, env };
-    const refused =
-      programRefusal(program, writes) ??
-      preconditionRefusal([basename(request.file), basename(program.real ?? request.file)], {
-        argv: [argv0, ...request.argv.slice(1)],
-        workdir: request.workdir,
-        env,
-        writes,
-      });
-    return refused === null ? escalate : { refused };
+    const names = [basename(request.file), basename(program.real ?? request.file)];
+    const refused = preconditionRefusal(names, { argv: [argv0, ...request.argv.slice(1)], workdir, env, writes });
+    return refused === null ? { kind: "escalate", argv0, env, workdir } : { refused };
   };
 
   return async (request: ExecRequest, program: ResolvedProgram): Promise<ExecDecision> => {

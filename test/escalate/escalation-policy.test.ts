@@ -206,7 +206,16 @@ describe("the decider", () => {
   test("an escalation carries the name the rules matched as argv[0], never the sandbox's", async () => {
     const { decide } = decider('prefix_rule(pattern=["env"], decision="allow")\n', []);
     const decision = await decide(request("/usr/bin/env", ["env-clone", "-i"], "/"), resolved("/", "/usr/bin/env"));
-    expect(decision).toEqual({ kind: "escalate", argv0: "env", env: { PATH: "/usr/bin", PWD: "/" } });
+    expect(decision).toEqual({ kind: "escalate", argv0: "env", env: { PATH: "/usr/bin", PWD: "/" }, workdir: "/" });
+  });
+
+  test("it runs in the real directory that was checked, not through a link the sandbox could swap later", async () => {
+    const workspace = tempDir();
+    const real = tempDir();
+    symlinkSync(real, join(workspace, "here"));
+    const { decide } = decider('prefix_rule(pattern=["env"], decision="allow")\n', [workspace]);
+    const decision = await decide(request("/usr/bin/env", ["env"], join(workspace, "here")), resolved("/", "/usr/bin/env"));
+    expect(decision).toMatchObject({ kind: "escalate", workdir: real, env: { PWD: real } });
   });
 
   test("the question names the file that would run; a refused escalation runs inside and says why", async () => {
