@@ -85,21 +85,79 @@ function gitDirParts(dir: string): string[] {
   return [dir, join(dir, "config"), join(dir, "config.worktree"), join(dir, "hooks")];
 }
 
+/** What the git checks share: what the sandbox writes, the environment git gets, its global configuration files. */
+interface GitCheck {
+  writes: SandboxWrites;
+  env: Readonly<Record<string, string>>;
+  globalConfigs: readonly string[];
+}
+
+const SECTION_LINE = /^\s*\[\s*([A-Za-z0-9.-]+)\s*(?:"[^"]*")?\s*\]\s*(.*)$/;
+const HOOKS_PATH_LINE = /^\s*hookspath\s*=\s*(.*?)\s*$/i;
+
+/**
+ * Every `core.hooksPath` set in `text` (a git config file), unquoted. A
+ * simple reading: `include` directives are not followed.
+ */
+function hooksPaths(text: string): string[] {
+  const found: string[] = [];
+  let section = "";
+  for (let line of text.split("\n")) {
+    const header = SECTION_LINE.exec(line);
+    if (header !== null) {
+      section = header[1]!.toLowerCase();
+      line = header[2] ?? "";
+    }
+    const value = section === "core" ? HOOKS_PATH_LINE.exec(line)?.[1] : undefined;
+    if (value !== undefined && value !== "") found.push(value.replace(/^"(.*)"$/, "$1"));
+  }
+  return found;
+}
+
+/**
+ * The hook directories the configuration names (`core.hooksPath`, e.g. a
+ * husky `.husky/_` in the work tree): git runs what is there. Relative ones
+ * are taken from the work tree's top level, as git runs hooks there.
+ */
+function hooksPathRefusal(check: GitCheck, configs: readonly string[], topLevel: string): string | null {
+  for (const config of configs) {
+    let text: string;
+    try {
+      text = readFileSync(config, "utf8");
+    } catch {
+      continue;
+    }
+    for (const raw of hooksPaths(text)) {
+      const path = raw.startsWith("~/") && check.env.HOME ? join(check.env.HOME, raw.slice(2)) : resolve(topLevel, raw);
+      const why = writableEitherWay(check.writes, path);
+      if (why !== null) return `core.hooksPath in ${config} names ${path}: ${why}`;
+    }
+  }
+  return null;
+}
+
 /**
  * A git directory's config and hooks, then those of its common directory (a
- * linked worktree's). Files are read only once the sandbox is known not to
- * have written them: one it wrote could be a FIFO that never answers.
+ * linked worktree's), then the hook directories the configuration names.
+ * Files are read only once the sandbox is known not to have written them:
+ * one it wrote could be a FIFO that never answers.
  */
-function gitDirRefusal(writes: SandboxWrites, gitDir: string): string | null {
-  const own = firstRefusal(writes, gitDirParts(gitDir));
+function gitDirRefusal(check: GitCheck, gitDir: string, topLevel: string): string | null {
+  const own = firstRefusal(check.writes, gitDirParts(gitDir));
   if (own !== null) return own;
-  let common: string;
+  const dirs = [gitDir];
   try {
-    common = resolve(gitDir, readFileSync(join(gitDir, "commondir"), "utf8").trim());
+    dirs.push(resolve(gitDir, readFileSync(join(gitDir, "commondir"), "utf8").trim()));
   } catch {
-    return null; // Not a linked worktree.
+    // Not a linked worktree.
   }
-  return firstRefusal(writes, [join(gitDir, "commondir"), ...gitDirParts(common)]);
+  const common = dirs[1];
+  if (common !== undefined) {
+    const commonRefused = firstRefusal(check.writes, [join(gitDir, "commondir"), ...gitDirParts(common)]);
+    if (commonRefused !== null) return commonRefused;
+  }
+  const configs = [...dirs.flatMap((dir) => [join(dir, "config"), join(dir, "config.worktree")]), ...check.globalConfigs];
+  return hooksPathRefusal(check, configs, topLevel);
 }
 
 const GITDIR_LINE = /^gitdir:\s*(.+?)\s*$/m;
@@ -114,30 +172,30 @@ function lexists(path: string): boolean {
 }
 
 /** What git finds from `start` upward, checked; null when nothing the sandbox wrote could be used. */
-function discoveredRepositoryRefusal(writes: SandboxWrites, start: string): string | null {
+function discoveredRepositoryRefusal(check: GitCheck, start: string): string | null {
   for (let dir = start; ; dir = dirname(dir)) {
     const dotGit = join(dir, ".git");
     if (lexists(dotGit)) {
-      const entry = writableEitherWay(writes, dotGit);
+      const entry = writableEitherWay(check.writes, dotGit);
       if (entry !== null) return entry;
-      if (!lstatSync(dotGit).isFile()) return gitDirRefusal(writes, realpathSync(dotGit));
+      if (!lstatSync(dotGit).isFile()) return gitDirRefusal(check, realpathSync(dotGit), dir);
       const pointed = GITDIR_LINE.exec(readFileSync(dotGit, "utf8"))?.[1];
       if (pointed === undefined) return `${dotGit} has no gitdir: line`;
-      return gitDirRefusal(writes, resolve(dir, pointed));
+      return gitDirRefusal(check, resolve(dir, pointed), dir);
     }
-    if (existsSync(join(dir, "HEAD")) && existsSync(join(dir, "objects")) && existsSync(join(dir, "refs"))) return gitDirRefusal(writes, dir);
+    if (existsSync(join(dir, "HEAD")) && existsSync(join(dir, "objects")) && existsSync(join(dir, "refs"))) return gitDirRefusal(check, dir, dir);
     // Nothing here now, but the sandbox could put a repository here before git looks.
-    const plantable = writableBecause(writes, dir);
+    const plantable = writableBecause(check.writes, dir);
     if (plantable !== null) return `no protected repository between ${start} and ${dir}, and ${plantable}`;
     if (dir === "/") return null;
   }
 }
 
 function gitRefusal({ argv, workdir, env, writes }: PreconditionInput): string | null {
-  const globals = firstRefusal(writes, gitGlobalConfigs(env));
+  const check: GitCheck = { writes, env, globalConfigs: gitGlobalConfigs(env) };
+  const globals = firstRefusal(writes, check.globalConfigs);
   if (globals !== null) return globals;
   const { cwd, gitDir } = gitStart(argv, workdir, env);
-  if (gitDir !== undefined) return gitDirRefusal(writes, gitDir);
   let start: string;
   try {
     start = realpathSync(cwd);
@@ -145,7 +203,7 @@ function gitRefusal({ argv, workdir, env, writes }: PreconditionInput): string |
     return `cannot resolve git's working directory ${cwd}`;
   }
   try {
-    return discoveredRepositoryRefusal(writes, start);
+    return gitDir !== undefined ? gitDirRefusal(check, gitDir, start) : discoveredRepositoryRefusal(check, start);
   } catch (error) {
     return `cannot inspect the repository above ${start}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`;
   }

@@ -114,6 +114,20 @@ describe("git's precondition: the repository and configuration it would use", ()
     expect(refusal(["git", "status"], outside, writes([workspace]))).toContain(`${workspace}/repo.git is inside`);
   });
 
+  test("core.hooksPath naming a directory in the work tree (husky's .husky/_) is refused; one outside is not", () => {
+    const repo = tempDir();
+    const elsewhere = tempDir();
+    git(repo, "init", "-q");
+    const sandbox = writes([join(repo, ".husky")], [join(repo, ".git")]);
+    mkdirSync(join(repo, ".husky"));
+    git(repo, "config", "core.hooksPath", ".husky/_");
+    expect(refusal(["git", "commit"], repo, sandbox)).toBe(`core.hooksPath in ${repo}/.git/config names ${repo}/.husky/_: ${repo}/.husky/_ is inside ${repo}/.husky, which the sandbox can write`);
+    git(repo, "config", "core.hooksPath", elsewhere);
+    expect(refusal(["git", "commit"], repo, sandbox)).toBeNull();
+    writeFileSync(join(repo, ".git", "config"), '[core]\n\tbare = false\n[Core]\n\tHooksPath = ".husky/_"\n');
+    expect(refusal(["git", "commit"], repo, sandbox)).toContain("core.hooksPath");
+  });
+
   test("global configuration the sandbox could write (a HOME inside a writable root) is refused", () => {
     const home = tempDir();
     const repo = tempDir();
