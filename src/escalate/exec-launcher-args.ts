@@ -37,16 +37,16 @@ export function formatEscalatedExec(exec: EscalatedExec): string[] {
   return [String(exec.serverPid), String(exec.programFd), exec.keepFds.join(","), String(env.length), ...env, ...exec.argv];
 }
 
-function descriptor(raw: string | undefined, what: string): number {
+function wholeNumber(raw: string | undefined, what: string): number {
   const value = Number(raw);
-  if (raw === undefined || raw === "" || !Number.isInteger(value) || value < 0) throw new ExecLauncherUsageError(`${what} must be a descriptor number, got ${JSON.stringify(raw)}`);
+  if (raw === undefined || !/^[0-9]+$/.test(raw) || !Number.isSafeInteger(value)) throw new ExecLauncherUsageError(`${what} must be a whole number, got ${JSON.stringify(raw)}`);
   return value;
 }
 
 export function parseEscalatedExec(args: readonly string[]): EscalatedExec {
   const [pid, programFd, keep, count] = args;
-  const serverPid = descriptor(pid, "server pid");
-  const envCount = descriptor(count, "environment size");
+  const serverPid = wholeNumber(pid, "server pid");
+  const envCount = wholeNumber(count, "environment size");
   const entries = args.slice(4, 4 + envCount);
   const argv = args.slice(4 + envCount);
   if (entries.length !== envCount || argv.length === 0) throw new ExecLauncherUsageError("expected the environment entries, then argv");
@@ -58,8 +58,8 @@ export function parseEscalatedExec(args: readonly string[]): EscalatedExec {
   }
   return {
     serverPid,
-    programFd: descriptor(programFd, "program fd"),
-    keepFds: keep === "" || keep === undefined ? [] : keep.split(",").map((fd) => descriptor(fd, "kept fd")),
+    programFd: wholeNumber(programFd, "program fd"),
+    keepFds: keep === "" || keep === undefined ? [] : keep.split(",").map((fd) => wholeNumber(fd, "kept fd")),
     env,
     argv,
   };
