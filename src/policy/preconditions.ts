@@ -8,8 +8,9 @@
 // function returning why it must not run outside now (or null). The input is
 // what will run: the argv with the argv[0] we chose, the environment we give
 // it (never the request's), the workdir, and what the sandbox can write.
-import { existsSync, lstatSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { gitlinkPaths } from "./git-index.ts";
 import { type SandboxWrites, writableBecause } from "./sandbox-writes.ts";
 
 export interface PreconditionInput {
@@ -157,7 +158,37 @@ function gitDirRefusal(check: GitCheck, gitDir: string, topLevel: string): strin
     if (commonRefused !== null) return commonRefused;
   }
   const configs = [...dirs.flatMap((dir) => [join(dir, "config"), join(dir, "config.worktree")]), ...check.globalConfigs];
-  return hooksPathRefusal(check, configs, topLevel);
+  return hooksPathRefusal(check, configs, topLevel) ?? submoduleRefusal(check, gitDir, common ?? gitDir, topLevel);
+}
+
+const SHA256_FORMAT_LINE = /^\s*objectformat\s*=\s*"?sha256"?\s*$/im;
+
+/**
+ * Submodules (gitlinks in the index, the shared index of a split one
+ * included) whose `.git` the sandbox could replace in the work tree: git
+ * recurses into them and obeys the git directory found there.
+ */
+function submoduleRefusal(check: GitCheck, gitDir: string, commonDir: string, topLevel: string): string | null {
+  let hashBytes = 20;
+  try {
+    if (SHA256_FORMAT_LINE.test(readFileSync(join(commonDir, "config"), "utf8"))) hashBytes = 32;
+  } catch {
+    // No config: the default format.
+  }
+  const indexes = ["index", ...readdirSync(gitDir).filter((name) => name.startsWith("sharedindex."))];
+  for (const name of indexes) {
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(join(gitDir, name));
+    } catch {
+      continue; // No index yet: no submodules.
+    }
+    for (const path of gitlinkPaths(bytes, hashBytes)) {
+      const why = writableEitherWay(check.writes, join(topLevel, path, ".git"));
+      if (why !== null) return `submodule ${path}: ${why}, and git would obey the git directory found there`;
+    }
+  }
+  return null;
 }
 
 const GITDIR_LINE = /^gitdir:\s*(.+?)\s*$/m;

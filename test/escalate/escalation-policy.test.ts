@@ -128,6 +128,17 @@ describe("git's precondition: the repository and configuration it would use", ()
     expect(refusal(["git", "commit"], repo, sandbox)).toContain("core.hooksPath");
   });
 
+  test("a submodule whose .git the sandbox could replace in the work tree is refused, even with .git kept read-only", () => {
+    const top = tempDir();
+    git(top, "init", "-q");
+    git(top, "update-index", "--add", "--cacheinfo", "160000,0123456789abcdef0123456789abcdef01234567,sub");
+    const sandbox = writes([top], [join(top, ".git")]);
+    expect(refusal(["git", "status"], top, sandbox)).toBe(
+      `submodule sub: ${top}/sub/.git is inside ${top}, which the sandbox can write, and git would obey the git directory found there`,
+    );
+    expect(refusal(["git", "status"], top, writes([top], [join(top, ".git"), join(top, "sub")]))).toBeNull();
+  });
+
   test("global configuration the sandbox could write (a HOME inside a writable root) is refused", () => {
     const home = tempDir();
     const repo = tempDir();
