@@ -2,7 +2,7 @@
 // cleaned up first because Bun changed it at start-up.
 import { ptr, type Pointer } from "bun:ffi";
 import { ErrnoError } from "./errno.ts";
-import { lastErrno, libc, withPinned } from "./libc.ts";
+import { lastErrno, libc, linuxLibc, withPinned } from "./libc.ts";
 
 const SIG_SETMASK = process.platform === "darwin" ? 3 : 2;
 const SIGNAL_SET_BYTES = 128;
@@ -65,10 +65,12 @@ export function execve(file: string, argv: readonly string[], env: Readonly<Reco
  * that fails with ENOENT. Only returns by throwing.
  */
 export function fexecve(fd: number, argv: readonly string[], env: Readonly<Record<string, string>>): never {
+  const bound = linuxLibc;
+  if (bound === null) throw new Error("fexecve: Linux only");
   const args = cStringArray(argv);
   const environment = cStringArray(Object.entries(env).map(([key, value]) => `${key}=${value}`));
   const errno = withPinned([args, environment], () => {
-    libc.fexecve(fd, ptr(args.table), ptr(environment.table));
+    bound.fexecve(fd, ptr(args.table), ptr(environment.table));
     return lastErrno();
   });
   throw new ErrnoError(`fexecve ${argv[0] ?? ""}`, errno);
