@@ -10,7 +10,7 @@ import { ElicitRequestSchema, type ElicitResult } from "@modelcontextprotocol/sd
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect, isolatedEnv, setSandbox, shell, tempDir } from "../support.ts";
+import { connect, isolatedEnv, SERVER_BINARY, setSandbox, shell, tempDir } from "../support.ts";
 
 if (process.platform !== "linux") throw new Error("these tests exercise the Linux sandbox");
 
@@ -252,3 +252,10 @@ test("the canary premise: the sandbox really cannot write the canary's directory
   expect(result.output).toContain("Permission denied");
   expect(existsSync(canary)).toBe(false);
 }, 30_000);
+
+test("--escalation-env takes variable names only: anything else stops the server at start, naming it", async () => {
+  const child = Bun.spawn([SERVER_BINARY, "--escalation-env", "LD_PRELOAD=/x.so"], { env: isolatedEnv(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+  expect(code).toBe(2);
+  expect(stderr).toContain('--escalation-env needs a variable name, got "LD_PRELOAD=/x.so"');
+});
