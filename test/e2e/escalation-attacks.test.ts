@@ -88,31 +88,37 @@ describe("class 1: an escalated program takes no orders from the sandbox's envir
     expect(existsSync(canary)).toBe(true);
   });
 
-  test.skipIf(Bun.which("gcc") === null)("LD_PRELOAD of a library the sandbox built: not loaded outside", async () => {
-    const { client, workspace, repo, canary } = await scene(GIT_STATUS_ALLOWED);
-    writeFileSync(
-      join(workspace, "p.c"),
-      `#include <fcntl.h>\n__attribute__((constructor)) static void init(void) { open("${canary}", O_CREAT | O_WRONLY, 0644); }\n`,
-    );
-    expect(Bun.spawnSync(["gcc", "-shared", "-fPIC", "-o", join(workspace, "p.so"), join(workspace, "p.c")]).exitCode).toBe(0);
-    const result = await shell(client, { command: `LD_PRELOAD=${workspace}/p.so git status`, workdir: repo });
-    expect(result.output).toContain("On branch main");
-    expect(existsSync(canary)).toBe(false);
-  });
+  // Each with its control: passed knowingly, the same variable does reach the program outside.
+  for (const passed of [false, true]) {
+    const args = (name: string) => (passed ? ["--escalation-env", name] : []);
+    const verdict = passed ? "control: obeyed once the user passes it" : "ignored outside";
 
-  test("a PATH whose first entry the sandbox wrote: an allowed zcat still runs the real gzip", async () => {
-    const { client, workspace, canary } = await scene('prefix_rule(pattern=["zcat"], decision="allow")\n');
-    Bun.spawnSync(["sh", "-c", `echo hello | gzip > ${workspace}/f.gz`]);
-    const command = [
-      "mkdir -p bin",
-      `printf '#!/bin/sh\\ntouch ${canary}\\n' > bin/gzip`,
-      "chmod +x bin/gzip",
-      `PATH=${workspace}/bin:$PATH zcat f.gz`,
-    ].join(" && ");
-    const result = await shell(client, { command, workdir: workspace });
-    expect(result.output).toBe("hello\n");
-    expect(existsSync(canary)).toBe(false);
-  });
+    test.skipIf(Bun.which("gcc") === null)(`LD_PRELOAD of a library the sandbox built: ${verdict}`, async () => {
+      const { client, workspace, repo, canary } = await scene(GIT_STATUS_ALLOWED, { args: args("LD_PRELOAD") });
+      writeFileSync(
+        join(workspace, "p.c"),
+        `#include <fcntl.h>\n__attribute__((constructor)) static void init(void) { open("${canary}", O_CREAT | O_WRONLY, 0644); }\n`,
+      );
+      expect(Bun.spawnSync(["gcc", "-shared", "-fPIC", "-o", join(workspace, "p.so"), join(workspace, "p.c")]).exitCode).toBe(0);
+      const result = await shell(client, { command: `LD_PRELOAD=${workspace}/p.so git status`, workdir: repo });
+      expect(result.output).toContain("On branch main");
+      expect(existsSync(canary)).toBe(passed);
+    });
+
+    test(`a PATH whose first entry the sandbox wrote, for an allowed zcat (which runs gzip): ${verdict}`, async () => {
+      const { client, workspace, canary } = await scene('prefix_rule(pattern=["zcat"], decision="allow")\n', { args: args("PATH") });
+      Bun.spawnSync(["sh", "-c", `echo hello | gzip > ${workspace}/f.gz`]);
+      const command = [
+        "mkdir -p bin",
+        `printf '#!/bin/sh\\ntouch ${canary}\\n' > bin/gzip`,
+        "chmod +x bin/gzip",
+        `PATH=${workspace}/bin:$PATH zcat f.gz`,
+      ].join(" && ");
+      const result = await shell(client, { command, workdir: workspace });
+      if (!passed) expect(result.output).toBe("hello\n");
+      expect(existsSync(canary)).toBe(passed);
+    });
+  }
 
   test("GIT_DIR naming a directory the sandbox crafted: ignored, and refused even when passed knowingly", async () => {
     for (const args of [[], ["--escalation-env", "GIT_DIR"]]) {
