@@ -8,6 +8,9 @@ const args = process.argv.slice(2);
 if (invokedAs === "codex-execve-wrapper") {
   const { runExecWrapper } = await import("./escalate/client.ts");
   runExecWrapper(args);
+} else if (invokedAs === "codex-escalate-exec") {
+  const { runEscalatedExec } = await import("./escalate/exec-launcher.ts");
+  runEscalatedExec(args);
 } else if (invokedAs === "codex-linux-sandbox") {
   const { runLinuxSandboxLauncher } = await import("./sandbox/linux-launcher.ts");
   runLinuxSandboxLauncher(args);

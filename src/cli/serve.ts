@@ -5,6 +5,7 @@ import { BashNotFoundError, resolveBash } from "../exec/bash.ts";
 import { DEFAULT_OUTPUT_LIMIT_BYTES } from "../exec/output.ts";
 import { DEFAULT_APPROVAL_TIMEOUT_MS } from "../mcp/approval.ts";
 import { serveStdio } from "../mcp/server.ts";
+import { isVariableName } from "../policy/escalation-env.ts";
 import { loadDefaultPolicy, RulesLoadError, type Policy } from "../policy/index.ts";
 import { configureLogging, LOG_LEVEL_ARG } from "./logging.ts";
 import { resolveWrapperPath } from "./wrapper-path.ts";
@@ -27,9 +28,14 @@ export const serveCommand = defineCommand({
       type: "boolean",
       description: "Degraded mode: where no sandbox can be applied (no Landlock), run commands unconfined and say so in every result, instead of failing",
     },
+    "escalation-env": {
+      type: "string",
+      description:
+        "Pass this variable from the command's environment to programs run outside the sandbox, as it is (repeatable). They otherwise get the server's environment and only locale, terminal and time zone variables",
+    },
     "log-level": LOG_LEVEL_ARG,
   },
-  async run({ args }) {
+  async run({ args, rawArgs }) {
     const logError = configureLogging(args["log-level"], process.env);
     if (logError !== null) {
       consola.error(logError);
@@ -37,6 +43,12 @@ export const serveCommand = defineCommand({
     }
     const approvalTimeoutMs = parsePositive("--approval-timeout", args["approval-timeout"], DEFAULT_APPROVAL_TIMEOUT_MS / 1000) * 1000;
     const outputLimit = Math.floor(parsePositive("--output-limit", args["output-limit"], DEFAULT_OUTPUT_LIMIT_BYTES));
+    const escalationEnv = repeatedValues(rawArgs, "--escalation-env");
+    const badName = escalationEnv.find((name) => !isVariableName(name));
+    if (badName !== undefined) {
+      consola.error(`--escalation-env needs a variable name, got ${JSON.stringify(badName)}`);
+      process.exit(2);
+    }
     let policy: Policy;
     try {
       // Loaded once: a broken rules file stops the server here, naming file:line:col.
@@ -59,18 +71,32 @@ export const serveCommand = defineCommand({
     await serveStdio({
       bashPath,
       wrapperPath,
-      env: process.env,
+      // A copy: escalated programs get the environment the server started with.
+      env: { ...process.env },
       policy,
       preserveProgramPaths: args["preserve-program-paths"] === true,
       approvalTimeoutMs,
       outputLimit,
       allowUnsandboxed: args["allow-unsandboxed"] === true,
+      escalationEnv,
       log: (message) => consola.info(message),
     });
     // Idle workers and timers must not keep a server without a client alive.
     process.exit(0);
   },
 });
+
+/** Every value of a repeatable `flag` (citty keeps only the last): `--flag v` and `--flag=v`. */
+function repeatedValues(rawArgs: readonly string[], flag: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i]!;
+    if (arg === "--") break;
+    if (arg === flag && rawArgs[i + 1] !== undefined) values.push(rawArgs[++i]!);
+    else if (arg.startsWith(`${flag}=`)) values.push(arg.slice(flag.length + 1));
+  }
+  return values;
+}
 
 function parsePositive(flag: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;

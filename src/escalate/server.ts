@@ -15,22 +15,31 @@ import {
   type EscalateResponse,
   type ExecRequest,
 } from "./protocol.ts";
+import { holdProgram, type HeldProgram, type ResolvedProgram } from "./program.ts";
 import type { SocketHub } from "./socket-hub.ts";
 import type { WorkerReport } from "./socket-worker-protocol.ts";
 import { spawnEscalated, type EscalatedProcess } from "./spawn.ts";
 
 /**
- * What the server decided for one intercepted exec. An escalation may name
- * the path to start (the program's resolved real path) instead of the
- * request's `file`.
+ * What the server decided for one intercepted exec. An escalation runs the
+ * resolved program (the file held open since before the decision) with the
+ * argv[0] and the whole environment the decider chose: nothing of the
+ * request's own argv[0] or environment reaches it unless the decider put it
+ * there. `workdir` is where it runs (default: the request's); a decider that
+ * checked the directory names the real path it checked, so that a link
+ * swapped afterwards cannot move the program elsewhere.
  */
-export type ExecDecision = { kind: "run" } | { kind: "escalate"; file?: string } | { kind: "deny"; reason: string | null };
+export type ExecDecision =
+  | { kind: "run" }
+  | { kind: "escalate"; argv0: string; env: Record<string, string>; workdir?: string }
+  | { kind: "deny"; reason: string | null };
 
 /**
  * Decides for one exec. `request.file` is absolute (resolved against the
- * request's workdir). Must not throw for a decision; a throw denies the exec.
+ * request's workdir, lexically); `program` says which file that path reaches.
+ * Must not throw for a decision; a throw denies the exec.
  */
-export type ExecDecider = (request: ExecRequest) => Promise<ExecDecision>;
+export type ExecDecider = (request: ExecRequest, program: ResolvedProgram) => Promise<ExecDecision>;
 
 export interface CallEscalationOptions {
   /** Sessions open at once for this call; more are refused (closed at once). */
@@ -40,6 +49,8 @@ export interface CallEscalationOptions {
    * decoding and parsing it left several times its size in garbage.
    */
   onLargeRequest?: () => void;
+  /** Our own binary, started as `codex-escalate-exec` for each escalation (default: this process's executable). */
+  execLauncher?: string;
   log?: (message: string) => void;
 }
 
@@ -68,6 +79,10 @@ interface Session {
   requestBytes: number;
   /** Descriptors received for an escalation, owned until handed to the child. */
   fds: number[];
+  /** The program the request names, held open from before the decision until it is started or the session ends. */
+  held: HeldProgram | null;
+  /** What the decider chose to escalate. */
+  escalation: Extract<ExecDecision, { kind: "escalate" }> | null;
 }
 
 function responseFor(decision: ExecDecision): EscalateResponse {
@@ -85,6 +100,7 @@ export class CallEscalation {
   private readonly maxSessions: number;
   private readonly log: (message: string) => void;
   private readonly onLargeRequest: () => void;
+  private readonly execLauncher: string;
   private closed = false;
   private heldBytes = 0;
 
@@ -94,6 +110,7 @@ export class CallEscalation {
     options: CallEscalationOptions = {},
   ) {
     this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    this.execLauncher = options.execLauncher ?? process.execPath;
     this.log = options.log ?? (() => {});
     this.onLargeRequest = options.onLargeRequest ?? (() => {});
     const [serverEnd, clientEnd] = socketPair(SOCK_DGRAM);
@@ -129,7 +146,17 @@ export class CallEscalation {
       report.fds.forEach(closeFd);
       return;
     }
-    const session: Session = { id: 0, socket: fd, state: "awaiting-request", frames: new FrameReader(), request: null, requestBytes: 0, fds: [] };
+    const session: Session = {
+      id: 0,
+      socket: fd,
+      state: "awaiting-request",
+      frames: new FrameReader(),
+      request: null,
+      requestBytes: 0,
+      fds: [],
+      held: null,
+      escalation: null,
+    };
     session.id = this.hub.watch(fd, "session", (sessionReport) => this.onSessionReport(session, sessionReport));
     this.sessions.set(session.id, session);
   }
@@ -193,7 +220,7 @@ export class CallEscalation {
       if (new Set(targets).size !== targets.length || targets.some((target) => target > MAX_TARGET_FD)) {
         throw new ProtocolError(`super-exec fd numbers must be distinct and at most ${MAX_TARGET_FD}`);
       }
-      this.runEscalated(session, session.request, targets);
+      this.runEscalated(session, targets);
     } else {
       throw new ProtocolError(`unexpected frame while ${session.state}`);
     }
@@ -205,22 +232,59 @@ export class CallEscalation {
     if (!isAbsolute(raw.workdir)) {
       decision = { kind: "deny", reason: "invalid exec request: workdir must be an absolute path" };
     } else {
+      // Resolved and held before anything is decided or asked.
+      session.held = holdProgram(raw.workdir, raw.file);
       try {
-        decision = await this.decide(request);
+        decision = await this.decide(request, session.held.program);
       } catch (error) {
         decision = { kind: "deny", reason: `policy evaluation failed: ${(error as Error).message}` };
       }
     }
     if (session.state !== "deciding") return;
-    session.request = decision.kind === "escalate" && decision.file !== undefined ? { ...request, file: decision.file } : request;
+    if (decision.kind === "escalate" && !this.canStart(session.held)) {
+      this.log(`not escalating ${request.file}: ${session.held?.program.unresolved ?? "it could not be held"}; it runs inside the sandbox`);
+      decision = { kind: "run" };
+    }
+    if (decision.kind !== "escalate") this.releaseProgram(session);
+    session.request = request;
+    session.escalation = decision.kind === "escalate" ? decision : null;
     session.state = decision.kind === "escalate" ? "awaiting-fds" : "done";
     if (!this.reply(session, responseFor(decision)) || session.state === "done") this.endSession(session);
   }
 
-  private runEscalated(session: Session, request: ExecRequest, targets: number[]): void {
+  /** An escalation needs the held descriptor (Linux) or at least the resolved file (elsewhere). */
+  private canStart(held: HeldProgram | null): boolean {
+    if (held === null || held.program.real === null) return false;
+    return held.fd !== null || process.platform !== "linux";
+  }
+
+  private releaseProgram(session: Session): void {
+    const fd = session.held?.fd;
+    if (fd !== null && fd !== undefined) closeFd(fd);
+    session.held = null;
+  }
+
+  private runEscalated(session: Session, targets: number[]): void {
+    const { request, held, escalation } = session;
+    if (request === null || held === null || held.program.real === null || escalation === null) {
+      throw new ProtocolError("descriptors arrived for an exec that was not escalated");
+    }
     session.state = "running";
-    const child = spawnEscalated(request, targets, session.fds);
+    const child = spawnEscalated(
+      {
+        file: held.program.real,
+        fd: held.fd,
+        argv: [escalation.argv0, ...request.argv.slice(1)],
+        env: escalation.env,
+        workdir: escalation.workdir ?? request.workdir,
+        launcher: this.execLauncher,
+      },
+      targets,
+      session.fds,
+    );
     session.fds = [];
+    // The child has its own copy now.
+    this.releaseProgram(session);
     this.escalated.add(child);
     void child.exited.then((exitCode) => {
       this.escalated.delete(child);
@@ -251,6 +315,7 @@ export class CallEscalation {
     this.heldBytes -= session.frames.bufferedBytes + session.requestBytes;
     session.fds.forEach(closeFd);
     session.fds = [];
+    this.releaseProgram(session);
     this.hub.close(session.id);
   }
 }

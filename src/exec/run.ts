@@ -76,6 +76,8 @@ export interface ShellCall {
   wrapperPath: string;
   env: Readonly<Record<string, string | undefined>>;
   decide: ExecDecider;
+  /** Our binary, started as `codex-escalate-exec` for escalations (default: this process's executable). */
+  execLauncher?: string;
   hub: SocketHub;
   /** Wraps Bash (argv and environment) in the call's sandbox. */
   launch: (bashArgv: string[], env: Record<string, string>) => LaunchPlan;
@@ -259,7 +261,7 @@ export async function runShellCall(call: ShellCall): Promise<ExecResult> {
   const startedAt = performance.now();
   const plan = call.launch([call.bashPath, call.login ? "-lc" : "-c", call.command], bashEnv(call));
   const output = new BoundedOutput(call.outputLimit ?? DEFAULT_OUTPUT_LIMIT_BYTES);
-  const escalation = new CallEscalation(call.hub, call.decide, { log: call.log, onLargeRequest: collectGarbageSoon });
+  const escalation = new CallEscalation(call.hub, call.decide, { log: call.log, onLargeRequest: collectGarbageSoon, execLauncher: call.execLauncher });
   const [outputRead, outputWrite] = makePipe();
   setPipeSize(outputRead, PIPE_BYTES);
   const callLinks = [fdLink("pipe", outputRead), fdLink("socket", escalation.clientFd)];

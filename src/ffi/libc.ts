@@ -22,6 +22,7 @@ export const libc = dlopen(LIBC_PATH, {
   poll: { args: [ptr, u64, i32], returns: i32 },
   pipe2: { args: [ptr, i32], returns: i32 },
   execve: { args: [ptr, ptr, ptr], returns: i32 },
+  getppid: { args: [], returns: i32 },
   signal: { args: [i32, ptr], returns: ptr },
   sigprocmask: { args: [i32, ptr, ptr], returns: i32 },
   prctl: { args: [i64, u64, u64, u64, u64], returns: i32 },
@@ -29,6 +30,10 @@ export const libc = dlopen(LIBC_PATH, {
   _exit: { args: [i32], returns: voidType },
   open: { args: [ptr, i32, i32], returns: i32 },
 }).symbols;
+
+// Linux only (macOS has no fexecve); null elsewhere.
+export const linuxLibc =
+  process.platform === "linux" ? dlopen(LIBC_PATH, { fexecve: { args: [i32, ptr, ptr], returns: i32 } }).symbols : null;
 
 // glibc and musl call it __errno_location, Darwin __error; same signature.
 const errnoLocation = dlopen(LIBC_PATH, {

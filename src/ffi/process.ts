@@ -2,7 +2,7 @@
 // cleaned up first because Bun changed it at start-up.
 import { ptr, type Pointer } from "bun:ffi";
 import { ErrnoError } from "./errno.ts";
-import { lastErrno, libc, withPinned } from "./libc.ts";
+import { lastErrno, libc, linuxLibc, withPinned } from "./libc.ts";
 
 const SIG_SETMASK = process.platform === "darwin" ? 3 : 2;
 const SIGNAL_SET_BYTES = 128;
@@ -55,6 +55,30 @@ export function execve(file: string, argv: readonly string[], env: Readonly<Reco
     return lastErrno();
   });
   throw new ErrnoError(`execve ${file}`, errno);
+}
+
+/**
+ * Replaces this process with the file open at `fd` (an O_PATH descriptor will
+ * do), passing `argv` and exactly `env`: what runs is the file that descriptor
+ * names, whatever its path names by now. Linux only. A script (`#!`) cannot
+ * run from a close-on-exec descriptor (its interpreter opens `/dev/fd/N`):
+ * that fails with ENOENT. Only returns by throwing.
+ */
+export function fexecve(fd: number, argv: readonly string[], env: Readonly<Record<string, string>>): never {
+  const bound = linuxLibc;
+  if (bound === null) throw new Error("fexecve: Linux only");
+  const args = cStringArray(argv);
+  const environment = cStringArray(Object.entries(env).map(([key, value]) => `${key}=${value}`));
+  const errno = withPinned([args, environment], () => {
+    bound.fexecve(fd, ptr(args.table), ptr(environment.table));
+    return lastErrno();
+  });
+  throw new ErrnoError(`fexecve ${argv[0] ?? ""}`, errno);
+}
+
+/** The parent's pid now (1, or a subreaper's, once the parent has died). */
+export function parentPid(): number {
+  return libc.getppid();
 }
 
 /** Leaves immediately with `code`, skipping Bun's shutdown work. */

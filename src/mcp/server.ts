@@ -38,6 +38,8 @@ export interface ExecServerConfig {
   /** Degraded mode: run unconfined (with a warning) where no sandbox is available. */
   allowUnsandboxed: boolean;
   outputLimit?: number;
+  /** Request variables passed to escalated programs as they are, by the user's choice (`--escalation-env`). */
+  escalationEnv?: readonly string[];
   log: (message: string) => void;
 }
 
@@ -131,6 +133,8 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
       sandboxWritableRoots: hasFullDiskWriteAccess(sandbox.sandboxPolicy)
         ? "everything"
         : realRoots(writableRoots(sandbox.sandboxPolicy, sandbox.sandboxCwd, config.env)),
+      serverEnv: config.env,
+      escalationEnvNames: config.escalationEnv,
       ask: async (message) => {
         deadline?.pause();
         try {

@@ -1,13 +1,20 @@
 // The server's decision for one intercepted exec: rules and heuristics
 // (evaluate.ts), a human's answer when they say `prompt`, and escalation
-// safety: a program the sandboxed side could have written or swapped never
-// runs outside the sandbox.
+// safety: a program the sandboxed side could have written, swapped or
+// configured never runs outside the sandbox, and one that does runs with
+// the argv[0] the rules matched and a trusted environment.
 import { realpathSync } from "node:fs";
 import type { ExecRequest } from "../escalate/protocol.ts";
+import type { ResolvedProgram } from "../escalate/program.ts";
 import type { ExecDecider, ExecDecision } from "../escalate/server.ts";
+import { escalationEnvironment } from "./escalation-env.ts";
 import { evaluateExecPolicy } from "./evaluate.ts";
-import type { Policy } from "./policy.ts";
+import { basename, type Policy } from "./policy.ts";
+import { preconditionRefusal } from "./preconditions.ts";
+import { type SandboxWrites, writableBecause } from "./sandbox-writes.ts";
 import { shlexTryJoin } from "./shlex.ts";
+
+export { realRoots } from "./sandbox-writes.ts";
 
 export const FORBIDDEN_REASON = "Execution forbidden by policy";
 export const DECLINED_REASON = "User declined execution";
@@ -21,9 +28,20 @@ export interface DecisionContext {
   preserveProgramPaths: boolean;
   /**
    * Real paths the sandboxed side can write, or "everything" when the call has
-   * no sandbox (then escalating changes nothing and is always allowed).
+   * no sandbox (then there is nothing to escalate out of: allowed programs run
+   * in place, with the command's own environment).
    */
   sandboxWritableRoots: readonly string[] | "everything";
+  /**
+   * Real paths beneath the writable roots that the sandbox enforces as
+   * read-only (e.g. `.git` bound read-only in its mount namespace). Empty
+   * when nothing is enforced (Landlock alone): see SandboxWrites.
+   */
+  readOnlyEnforced?: readonly string[];
+  /** The server's environment as captured at its start: the base of every escalated program's. */
+  serverEnv: Readonly<Record<string, string | undefined>>;
+  /** Variables passed from the request to escalated programs as they are, by the user's choice (`--escalation-env`). */
+  escalationEnvNames?: readonly string[];
   ask: (message: string) => Promise<ApprovalAnswer>;
   log: (message: string) => void;
 }
@@ -35,40 +53,48 @@ export function approvalMessage(file: string, argv: readonly string[], workdir: 
   return `Allow agent to run \`${rendered}\` in \`${workdir}\`?`;
 }
 
-/** Writable roots as real paths (a root that does not exist yet stays as given). */
-export function realRoots(roots: readonly string[]): string[] {
-  return roots.map((root) => {
-    try {
-      return realpathSync(root);
-    } catch {
-      return root;
-    }
-  });
-}
-
-function isBeneath(path: string, root: string): boolean {
-  return root === "/" || path === root || path.startsWith(`${root}/`);
-}
-
 /**
- * Where an escalation may run from: the program's real path when neither it
- * nor any directory above it is writable by the sandbox, else null with why.
- * Escalating the resolved path (not the request's) means a symlink swapped
- * after this check cannot redirect the escalation.
+ * Why `program` must not run outside the sandbox, or null: it did not resolve
+ * to a file, or the sandbox could write (and so replace) the requested path,
+ * a symbolic link followed on the way, or the file it ends on.
  */
-export function safeEscalationTarget(file: string, writableRoots: readonly string[]): { path: string } | { refused: string } {
-  let real: string;
-  try {
-    real = realpathSync(file);
-  } catch (error) {
-    return { refused: `cannot resolve ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` };
+export function programRefusal(program: ResolvedProgram, writes: SandboxWrites): string | null {
+  if (program.real === null) return `cannot resolve ${program.requested}: ${program.unresolved ?? "unknown"}`;
+  for (const path of [...program.links, program.real]) {
+    const why = writableBecause(writes, path);
+    if (why !== null) return why;
   }
-  const root = writableRoots.find((candidate) => isBeneath(real, candidate));
-  return root === undefined ? { path: real } : { refused: `${real} is inside ${root}, which the sandbox can write` };
+  return null;
 }
 
 export function createExecDecider(context: DecisionContext): ExecDecider {
-  return async (request: ExecRequest): Promise<ExecDecision> => {
+  const writes: SandboxWrites = { roots: context.sandboxWritableRoots, readOnlyEnforced: context.readOnlyEnforced ?? [] };
+
+  /** How the program runs outside, or why it runs inside instead. */
+  const escalation = (request: ExecRequest, program: ResolvedProgram): ExecDecision | { refused: string } => {
+    const programRefused = programRefusal(program, writes);
+    if (programRefused !== null) return { refused: programRefused };
+    // Checked and run as a real path: a link in the request's path swapped later changes nothing.
+    let workdir: string;
+    try {
+      workdir = realpathSync(request.workdir);
+    } catch (error) {
+      return { refused: `cannot resolve the working directory ${request.workdir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` };
+    }
+    // The name the rules matched: the sandbox's argv[0] (`exec -a git-clone git`) never reaches the program.
+    const argv0 = context.preserveProgramPaths ? request.file : basename(request.file);
+    const env = escalationEnvironment({
+      serverEnv: context.serverEnv,
+      requestEnv: request.env,
+      passedByUser: context.escalationEnvNames ?? [],
+      workdir,
+    });
+    const names = [basename(request.file), basename(program.real ?? request.file)];
+    const refused = preconditionRefusal(names, { argv: [argv0, ...request.argv.slice(1)], workdir, env, writes });
+    return refused === null ? { kind: "escalate", argv0, env, workdir } : { refused };
+  };
+
+  return async (request: ExecRequest, program: ResolvedProgram): Promise<ExecDecision> => {
     const outcome = evaluateExecPolicy(context.policy, {
       file: request.file,
       argv: request.argv,
@@ -76,16 +102,17 @@ export function createExecDecider(context: DecisionContext): ExecDecider {
     });
     if (outcome.decision === "forbidden") return { kind: "deny", reason: FORBIDDEN_REASON };
     if (outcome.decision === "prompt") {
-      const answer = await context.ask(approvalMessage(request.file, request.argv, request.workdir));
+      // The human is shown the file that would run, not the name it was asked for by.
+      const answer = await context.ask(approvalMessage(program.real ?? request.file, request.argv, request.workdir));
       if (answer.kind === "decline") return { kind: "deny", reason: DECLINED_REASON };
       if (answer.kind === "cancel") return { kind: "deny", reason: CANCELLED_REASON };
       if (answer.kind === "unavailable") return { kind: "deny", reason: answer.reason };
     }
-    if (!outcome.requireEscalated) return { kind: "run" };
-    if (context.sandboxWritableRoots === "everything") return { kind: "escalate", file: request.file };
-    const target = safeEscalationTarget(request.file, context.sandboxWritableRoots);
-    if ("path" in target) return { kind: "escalate", file: target.path };
-    context.log(`not escalating ${request.file} (a rule allows it): ${target.refused}; it runs inside the sandbox`);
+    if (!outcome.requireEscalated || writes.roots === "everything") return { kind: "run" };
+    // Checked after the answer, as close as possible to the start.
+    const decided = escalation(request, program);
+    if (!("refused" in decided)) return decided;
+    context.log(`not escalating ${request.file} (a rule allows it): ${decided.refused}; it runs inside the sandbox`);
     return { kind: "run" };
   };
 }

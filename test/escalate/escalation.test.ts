@@ -2,16 +2,21 @@
 // wrapper (ours compiled, and the reference's), with deterministic deciders
 // in this process instead of the rules engine.
 import { afterAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { chmodSync, existsSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ExecRequest } from "../../src/escalate/protocol.ts";
 import type { ExecDecider, ExecDecision } from "../../src/escalate/server.ts";
 import { SocketHub } from "../../src/escalate/socket-hub.ts";
 import { runShellCall, type ExecResult } from "../../src/exec/run.ts";
-import { isolatedEnv, PATCHED_BASH, REFERENCE_WRAPPER, tempDir, WRAPPER_BINARY } from "../support.ts";
+import { isolatedEnv, PATCHED_BASH, REFERENCE_WRAPPER, SERVER_BINARY, tempDir, WRAPPER_BINARY } from "../support.ts";
 
 const hub = new SocketHub();
 const env = isolatedEnv();
+
+/** Escalates with `argv0` and the test's own environment (plus `extra`), as a decider would choose them. */
+function escalate(argv0: string, extra: Record<string, string> = {}): ExecDecision {
+  return { kind: "escalate", argv0, env: { ...env, ...extra } };
+}
 
 /** Escalates or denies programs by basename; everything else runs in place. */
 function decider(rules: Record<string, ExecDecision>, seen: ExecRequest[] = []): ExecDecider {
@@ -32,6 +37,7 @@ function run(command: string, decide: ExecDecider, options: { wrapper?: string; 
     env,
     decide,
     hub,
+    execLauncher: SERVER_BINARY,
     launch: (bashArgv, bashEnv) => ({ file: bashArgv[0]!, argv0: bashArgv[0]!, args: bashArgv.slice(1), env: bashEnv }),
   });
 }
@@ -54,21 +60,20 @@ for (const [name, wrapper] of WRAPPERS) {
     });
 
     test("Escalate: the server runs it; output and exit code reach the caller", async () => {
-      const result = await run("/bin/sh -c 'echo out; echo err >&2; exit 7'; echo after=$?", decider({ sh: { kind: "escalate" } }), { wrapper });
+      const result = await run("/bin/sh -c 'echo out; echo err >&2; exit 7'; echo after=$?", decider({ sh: escalate("sh") }), { wrapper });
       expect(result.output).toBe("out\nerr\nafter=7\n");
       expect(result.exit_code).toBe(0);
     });
 
-    test("Escalate: argv[0], the environment and the working directory arrive", async () => {
+    test("Escalate: the decider's argv[0] and environment arrive, the sandbox's do not; the working directory does", async () => {
       const dir = tempDir();
-      const result = await run(`cd ${dir} && GREETING=hello exec -a custom-name /bin/sh -c 'echo "$0 $GREETING $(pwd)"'`, decider({ sh: { kind: "escalate" } }), {
-        wrapper,
-      });
-      expect(result).toMatchObject({ exit_code: 0, output: `custom-name hello ${dir}\n` });
+      const command = `cd ${dir} && GREETING=hello exec -a custom-name /bin/sh -c 'echo "$0 $GREETING $(pwd)"'`;
+      const result = await run(command, decider({ sh: escalate("sh", { GREETING: "chosen" }) }), { wrapper });
+      expect(result).toMatchObject({ exit_code: 0, output: `sh chosen ${dir}\n` });
     });
 
     test("Escalate: the program reads the caller's stdin", async () => {
-      const result = await run("echo piped | /usr/bin/wc -c", decider({ wc: { kind: "escalate" } }), { wrapper });
+      const result = await run("echo piped | /usr/bin/wc -c", decider({ wc: escalate("wc") }), { wrapper });
       expect(result.output.trim()).toBe("6");
     });
 
@@ -83,6 +88,49 @@ for (const [name, wrapper] of WRAPPERS) {
     });
   });
 }
+
+describe("what an escalation runs", () => {
+  test("the file held when the exec was asked about, though its link is swapped before the decision comes", async () => {
+    const dir = tempDir();
+    const marker = join(tempDir(), "touched");
+    symlinkSync("/bin/echo", join(dir, "prog"));
+    const decide: ExecDecider = async (request) => {
+      if (!request.file.endsWith("/prog")) return { kind: "run" };
+      // The link changes while a human would be reading the question.
+      rmSync(join(dir, "prog"));
+      symlinkSync("/usr/bin/touch", join(dir, "prog"));
+      return escalate("prog");
+    };
+    const result = await run(`./prog ${marker}`, decide, { workdir: dir });
+    expect(result).toMatchObject({ exit_code: 0, output: `${marker}\n` });
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  test("the program gets the caller's descriptors and nothing else of ours", async () => {
+    const result = await run("/bin/ls /proc/self/fd", decider({ ls: escalate("ls") }));
+    // 3 is the directory ls itself opened to list.
+    expect(result.output).toBe("0\n1\n2\n3\n");
+  });
+
+  test("a script runs too (its interpreter reads it through /dev/fd)", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "script"), '#!/bin/sh\necho "script ran with $1"\n');
+    chmodSync(join(dir, "script"), 0o755);
+    const result = await run("./script arg", decider({ script: escalate("script") }), { workdir: dir });
+    expect(result).toMatchObject({ exit_code: 0, output: "script ran with arg\n" });
+  });
+
+  test("the launcher role runs nothing once its parent is not the server that asked", async () => {
+    const marker = join(tempDir(), "touched");
+    const child = Bun.spawn({
+      cmd: [SERVER_BINARY, String(process.pid + 1_000_000), "0", "", "0", "/usr/bin/touch", marker],
+      argv0: "codex-escalate-exec",
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    expect(await child.exited).toBe(128 + 9);
+    expect(existsSync(marker)).toBe(false);
+  });
+});
 
 describe("the server side keeps serving whatever a sandboxed process sends", () => {
   // A hostile program inside the shell, speaking to the inherited socket.

@@ -129,7 +129,7 @@ describe("caps", () => {
   ] as const) {
     test(`escalation fd numbers ${name}: the session is closed and nothing runs`, async () => {
       const marker = join(tempDir(), "ran");
-      const escalation = callWith(async () => ({ kind: "escalate" }));
+      const escalation = callWith(async () => ({ kind: "escalate", argv0: "touch", env: {} }));
       const session = openSession(escalation);
       await sendAll(session, encodeFrame(request({ file: "/usr/bin/touch", argv: ["touch", marker] })));
       expect(await readReply(session)).toBe('{"action":"Escalate"}');
