@@ -10,12 +10,16 @@
 export interface SourceLocation {
   /** 1-based line. */
   readonly line: number;
-  /** 1-based column, counted in UTF-16 code units. */
+  /** 1-based column, counted in Unicode code points (characters), as Starlark's code map does. */
   readonly col: number;
 }
 
 export type StarlarkValue =
   | { readonly kind: "string"; readonly value: string }
+  /** A `b"..."` literal (later Codex): its content is irrelevant, since no builtin accepts bytes. */
+  | { readonly kind: "bytes" }
+  /** An f-string placeholder naming a variable, which no rules file can define: an error once the file is resolved. */
+  | { readonly kind: "unresolved"; readonly name: string; readonly location: SourceLocation }
   | { readonly kind: "int"; readonly value: bigint }
   | { readonly kind: "float"; readonly value: number }
   | { readonly kind: "bool"; readonly value: boolean }
@@ -49,6 +53,11 @@ export class StarlarkError extends Error {
     readonly location: SourceLocation,
     /** The message without location, e.g. `invalid decision: ask`. */
     readonly reason: string,
+    /**
+     * `syntax`: Starlark itself rejects the file while parsing, before anything runs.
+     * `unsupported`: valid Starlark outside our declarative subset. `evaluation`: the rest.
+     */
+    readonly stage: "syntax" | "unsupported" | "evaluation" = "evaluation",
   ) {
     super(`${path}:${location.line}:${location.col}: starlark error: ${reason}`);
     this.name = "StarlarkError";
@@ -78,6 +87,8 @@ export function parseStarlark(path: string, source: string): CallStatement[] {
 type Token =
   | { readonly kind: "name" | "keyword" | "punct"; readonly text: string; readonly location: SourceLocation }
   | { readonly kind: "string"; readonly value: string; readonly location: SourceLocation }
+  | { readonly kind: "bytes"; readonly location: SourceLocation }
+  | { readonly kind: "unresolved"; readonly name: string; readonly location: SourceLocation }
   | { readonly kind: "int"; readonly value: bigint; readonly text: string; readonly location: SourceLocation }
   | { readonly kind: "float"; readonly value: number; readonly text: string; readonly location: SourceLocation }
   | { readonly kind: "newline" | "eof"; readonly location: SourceLocation };
@@ -115,6 +126,32 @@ function isIdentifierPart(c: string): boolean {
   return /[A-Za-z0-9_]/.test(c);
 }
 
+/** Columns count characters, not UTF-16 code units: an emoji is one column. */
+function codePointColumn(source: string, lineStart: number, at: number): number {
+  let col = 1;
+  for (let i = lineStart; i < at; i += 1) {
+    const code = source.charCodeAt(i);
+    // The low half of a surrogate pair belongs to the character already counted.
+    if (!(code >= 0xdc00 && code <= 0xdfff && i > lineStart && isHighSurrogate(source.charCodeAt(i - 1)))) col += 1;
+  }
+  return col;
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
+/** String prefixes the Rust lexer knows; any other word before a quote is an identifier, then a string (a syntax error). */
+const STRING_PREFIXES = new Map<string, { raw: boolean; form: "string" | "fstring" | "bytes" }>([
+  ["r", { raw: true, form: "string" }],
+  ["f", { raw: false, form: "fstring" }],
+  ["fr", { raw: true, form: "fstring" }],
+  // Bytes literals exist in later Codex (0.97 read `b` as a name, also a syntax error there).
+  ["b", { raw: false, form: "bytes" }],
+  ["rb", { raw: true, form: "bytes" }],
+  ["br", { raw: true, form: "bytes" }],
+]);
+
 function tokenize(path: string, source: string): LexedToken[] {
   const tokens: LexedToken[] = [];
   let index = 0;
@@ -122,10 +159,24 @@ function tokenize(path: string, source: string): LexedToken[] {
   let lineStart = 0;
   let bracketDepth = 0;
   let atLogicalLineStart = true;
+  /** Indentation columns of the open blocks (`def`, `if`, `for` bodies); we reject those statements, but Starlark parses them first. */
+  const indents = [1];
 
-  const here = (at: number = index): SourceLocation => ({ line, col: at - lineStart + 1 });
+  const here = (at: number = index): SourceLocation => ({ line, col: codePointColumn(source, lineStart, at) });
+  /** The location of any index at or after the current line's start (strings may span lines). */
+  const locate = (at: number): SourceLocation => {
+    let atLine = line;
+    let atLineStart = lineStart;
+    for (let i = lineStart; i < at; i += 1) {
+      if (source[i] === "\n") {
+        atLine += 1;
+        atLineStart = i + 1;
+      }
+    }
+    return { line: atLine, col: codePointColumn(source, atLineStart, at) };
+  };
   const fail = (reason: string, location: SourceLocation = here()): never => {
-    throw new StarlarkError(path, location, reason);
+    throw new StarlarkError(path, location, reason, "syntax");
   };
   const pushNewline = (): void => {
     const last = tokens[tokens.length - 1];
@@ -143,19 +194,32 @@ function tokenize(path: string, source: string): LexedToken[] {
   function lexTokens(): void {
     while (index < source.length) {
       const c = source[index] ?? "";
-      if (c === "\n") {
+      if (c === "\n" || (c === "\r" && source[index + 1] === "\n")) {
         // Inside brackets a newline is plain whitespace, as in Python and Starlark.
         if (bracketDepth === 0) {
           pushNewline();
           atLogicalLineStart = true;
         }
-        index += 1;
+        index += c === "\r" ? 2 : 1;
         line += 1;
         lineStart = index;
         continue;
       }
-      if (c === " " || c === "\t" || c === "\r") {
+      if (c === " ") {
         index += 1;
+        continue;
+      }
+      // The Rust lexer refuses tabs outside strings and comments, even as indentation.
+      if (c === "\t") fail("Parse error: tabs are not allowed");
+      // A carriage return is only part of a CRLF line ending.
+      if (c === "\r") fail("Parse error: invalid input `\r`");
+      if (c === "\\") {
+        // Backslash-newline joins two physical lines into one logical line.
+        const newlineLength = source[index + 1] === "\n" ? 1 : source.startsWith("\r\n", index + 1) ? 2 : 0;
+        if (newlineLength === 0) fail("Parse error: invalid input `\\`");
+        index += 1 + newlineLength;
+        line += 1;
+        lineStart = index;
         continue;
       }
       if (c === "#") {
@@ -164,8 +228,7 @@ function tokenize(path: string, source: string): LexedToken[] {
       }
 
       const location = here();
-      // Only top-level statements exist in our subset, so any indented statement is a block body.
-      if (atLogicalLineStart && location.col !== 1) fail("Parse error: unexpected indentation", location);
+      if (atLogicalLineStart) checkIndentation(location.col);
       atLogicalLineStart = false;
 
       if (isIdentifierStart(c)) {
@@ -173,20 +236,14 @@ function tokenize(path: string, source: string): LexedToken[] {
         while (end < source.length && isIdentifierPart(source[end] ?? "")) end += 1;
         const word = source.slice(index, end);
         const next = source[end];
-        if (next === '"' || next === "'") {
-          const prefix = word.toLowerCase();
-          if (prefix === "r") {
-            const literal = readString(source, end, true, location, fail);
-            tokens.push({ kind: "string", value: literal.value, location });
-            advanceOver(literal.end);
-            continue;
-          }
-          if (prefix === "f" || prefix === "rf" || prefix === "fr") {
-            fail(`f-strings are not supported in rules files (found \`${word}${next}\`)`, location);
-          }
-          if (prefix === "b" || prefix === "rb" || prefix === "br") {
-            fail(`bytes literals are not supported in rules files (found \`${word}${next}\`)`, location);
-          }
+        const prefix = next === '"' || next === "'" ? STRING_PREFIXES.get(word) : undefined;
+        if (prefix !== undefined) {
+          const literal = readString(source, end, prefix.raw, location, locate, fail);
+          if (prefix.form === "bytes") tokens.push({ kind: "bytes", location });
+          else if (prefix.form === "fstring") tokens.push(fStringToken(literal.value, location, fail));
+          else tokens.push({ kind: "string", value: literal.value, location });
+          advanceOver(literal.end);
+          continue;
         }
         tokens.push({ kind: KEYWORDS.has(word) ? "keyword" : "name", text: word, location });
         index = end;
@@ -194,7 +251,7 @@ function tokenize(path: string, source: string): LexedToken[] {
       }
 
       if (c === '"' || c === "'") {
-        const literal = readString(source, index, false, location, fail);
+        const literal = readString(source, index, false, location, locate, fail);
         tokens.push({ kind: "string", value: literal.value, location });
         advanceOver(literal.end);
         continue;
@@ -218,7 +275,7 @@ function tokenize(path: string, source: string): LexedToken[] {
       }
 
       const punct = PUNCTUATION.find((p) => source.startsWith(p, index));
-      if (punct === undefined) fail(`Parse error: invalid input \`${c}\``, location);
+      if (punct === undefined) fail(`Parse error: invalid input \`${String.fromCodePoint(source.codePointAt(index) ?? 0)}\``, location);
       else {
         if (OPENING_BRACKETS.has(punct)) bracketDepth += 1;
         if (CLOSING_BRACKETS.has(punct) && bracketDepth > 0) bracketDepth -= 1;
@@ -228,6 +285,25 @@ function tokenize(path: string, source: string): LexedToken[] {
     }
     pushNewline();
     tokens.push({ kind: "eof", location: here() });
+  }
+
+  /**
+   * A deeper line must open a block (the previous line ended with `:`), and a
+   * shallower one must return to an enclosing block's column. Starlark reports
+   * indentation errors from the line's first column.
+   */
+  function checkIndentation(col: number): void {
+    const previous = tokens.findLast((token) => token.kind !== "newline");
+    const opensBlock = previous?.kind === "punct" && previous.text === ":";
+    const current = indents[indents.length - 1] ?? 1;
+    if (opensBlock) {
+      if (col <= current) fail("Parse error: expected an indented block", { line, col: 1 });
+      indents.push(col);
+      return;
+    }
+    if (col > current) fail("Parse error: unexpected indentation", { line, col: 1 });
+    while ((indents[indents.length - 1] ?? 1) > col) indents.pop();
+    if (indents[indents.length - 1] !== col) fail("Parse error: unindent does not match any outer indentation level", { line, col: 1 });
   }
 
   /** Moves past a string literal, which may span lines when triple-quoted. */
@@ -242,6 +318,34 @@ function tokenize(path: string, source: string): LexedToken[] {
   }
 }
 
+/**
+ * An f-string: `{{` and `}}` are literal braces; a `{name}` placeholder refers
+ * to a variable, which a rules file can never define (Starlark then reports
+ * "Variable `name` not found" before running anything).
+ */
+function fStringToken(value: string, location: SourceLocation, fail: (reason: string, location?: SourceLocation) => never): Token {
+  let text = "";
+  for (let i = 0; i < value.length; i += 1) {
+    const c = value[i] ?? "";
+    if ((c === "{" || c === "}") && value[i + 1] === c) {
+      text += c;
+      i += 1;
+    } else if (c === "{") {
+      const close = value.indexOf("}", i);
+      const expression = close === -1 ? "" : value.slice(i + 1, close).trim();
+      // The placeholder's column: after the prefix and quote, assuming no escapes before it.
+      const at = { line: location.line, col: location.col + 2 + codePointColumn(value, 0, i) };
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(expression)) {
+        return fail("f-string placeholders other than a single name are not supported in rules files", at);
+      }
+      return { kind: "unresolved", name: expression, location: at };
+    } else {
+      text += c;
+    }
+  }
+  return { kind: "string", value: text, location };
+}
+
 interface StringLiteral {
   readonly value: string;
   /** Index just after the closing quote. */
@@ -254,6 +358,7 @@ function readString(
   quoteIndex: number,
   raw: boolean,
   location: SourceLocation,
+  locate: (at: number) => SourceLocation,
   fail: (reason: string, location?: SourceLocation) => never,
 ): StringLiteral {
   const quote = source[quoteIndex] ?? '"';
@@ -275,6 +380,7 @@ function readString(
       value += c;
       continue;
     }
+    const escapeStart = index - 1;
     const escaped = source[index];
     if (escaped === undefined) unfinished();
     index += 1;
@@ -303,7 +409,8 @@ function readString(
       const complete = isOctal || digits.length === hexLength;
       const isScalar = codePoint <= 0x10ffff && !(codePoint >= 0xd800 && codePoint <= 0xdfff);
       if (!complete || !isScalar) {
-        fail(`Parse error: invalid string escape sequence \`\\${isOctal ? "" : escaped}${digits}\``, location);
+        // Located at the escape's backslash, where the Rust lexer reports it.
+        fail(`Parse error: invalid string escape sequence \`\\${isOctal ? "" : escaped}${digits}\``, locate(escapeStart));
       }
       value += String.fromCodePoint(codePoint);
       index += isOctal ? digits.length - 1 : digits.length;
@@ -354,7 +461,7 @@ function describeExpressionContinuation(token: Token): string | undefined {
     if (token.text === "if") return "conditional expressions are not supported in rules files (found `if`)";
     return `operators are not supported in rules files (found \`${token.text}\`)`;
   }
-  if (token.kind === "string") {
+  if (token.kind === "string" || token.kind === "bytes" || token.kind === "unresolved") {
     return "Parse error: unexpected string literal (Starlark does not concatenate adjacent string literals)";
   }
   return undefined;
@@ -369,6 +476,8 @@ function describeToken(token: Token): string {
     case "punct":
       return `\`${token.text}\``;
     case "string":
+    case "bytes":
+    case "unresolved":
       return "string literal";
     case "int":
     case "float":
@@ -388,22 +497,46 @@ class Parser {
     private readonly tokens: readonly LexedToken[],
   ) {}
 
+  /**
+   * Starlark parses the whole file before resolving or running anything, so a
+   * syntax error anywhere wins over valid Starlark we do not support: after an
+   * unsupported statement the rest of the file is still parsed, and the first
+   * unsupported construct is reported only if no syntax error follows.
+   */
   parseFile(): CallStatement[] {
     const statements: CallStatement[] = [];
+    let unsupported: StarlarkError | undefined;
     while (this.peek().kind !== "eof") {
       if (this.peek().kind === "newline") {
         this.position += 1;
         continue;
       }
-      // Simple statements may share a line when separated by `;`.
-      do {
-        const statement = this.parseStatement();
-        if (statement !== undefined) statements.push(statement);
-      } while (this.acceptPunct(";") && !this.atStatementEnd());
-      if (!this.atStatementEnd()) this.unexpected(this.peek(), "expected new line");
-      this.position += 1;
+      try {
+        this.parseLine(statements);
+      } catch (error) {
+        if (!(error instanceof StarlarkError) || error.stage !== "unsupported") throw error;
+        unsupported ??= error;
+        this.skipLine();
+      }
     }
+    if (unsupported !== undefined) throw unsupported;
     return statements;
+  }
+
+  /** One logical line: simple statements may share it when separated by `;`. */
+  private parseLine(statements: CallStatement[]): void {
+    do {
+      const statement = this.parseStatement();
+      if (statement !== undefined) statements.push(statement);
+    } while (this.acceptPunct(";") && !this.atStatementEnd());
+    if (!this.atStatementEnd()) this.unexpected(this.peek(), "expected new line");
+    this.position += 1;
+  }
+
+  /** Moves past the rest of a logical line; the lexer emits newlines only outside brackets. */
+  private skipLine(): void {
+    while (!this.atStatementEnd()) this.position += 1;
+    if (this.peek().kind !== "eof") this.position += 1;
   }
 
   /** Returns undefined for a bare string literal (a docstring), which has no effect. */
@@ -416,7 +549,7 @@ class Parser {
         token.location,
       );
     }
-    if (token.kind === "string") {
+    if (token.kind === "string" || token.kind === "bytes" || token.kind === "unresolved") {
       this.rejectContinuation();
       return undefined;
     }
@@ -475,6 +608,10 @@ class Parser {
     switch (token.kind) {
       case "string":
         return { kind: "string", value: token.value };
+      case "bytes":
+        return { kind: "bytes" };
+      case "unresolved":
+        return { kind: "unresolved", name: token.name, location: token.location };
       case "int":
         return { kind: "int", value: token.value };
       case "float":
@@ -503,6 +640,8 @@ class Parser {
     if (name === "True" || name === "False") return { kind: "bool", value: name === "True" };
     if (name === "None") return { kind: "none" };
     const after = this.peek();
+    // `u"x"`, `R"x"`: a name then a string is a syntax error at the string, not a variable use.
+    if (after.kind === "string" || after.kind === "bytes" || after.kind === "unresolved") return this.unexpected(after, "expected `,` or a closing bracket");
     if (after.kind === "punct" && after.text === "(") {
       return this.fail(`function calls are only allowed as top-level statements (found call to \`${name}\`)`, location);
     }
@@ -588,6 +727,7 @@ class Parser {
   }
 
   private fail(reason: string, location: SourceLocation): never {
-    throw new StarlarkError(this.path, location, reason);
+    // Every message for something Starlark itself cannot parse starts with "Parse error:".
+    throw new StarlarkError(this.path, location, reason, reason.startsWith("Parse error:") ? "syntax" : "unsupported");
   }
 }

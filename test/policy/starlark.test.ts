@@ -113,8 +113,8 @@ describe("rejected syntax names what was found and where", () => {
     ["string concatenation", 'prefix_rule(pattern=["a" + "b"])', "p.rules:1:26", "(found `+`)"],
     ["percent formatting", 'prefix_rule(pattern=["%s" % "a"])', "p.rules:1:27", "(found `%`)"],
     ["unary minus", "f(-1)", "p.rules:1:3", "(found unary `-`)"],
-    ["f-string", 'prefix_rule(pattern=[f"{x}"])', "p.rules:1:22", "f-strings are not supported in rules files"],
-    ["bytes", 'f(b"x")', "p.rules:1:3", "bytes literals are not supported"],
+    ["prefixed string", 'f(u"x")', "p.rules:1:4", "Parse error: unexpected string literal"],
+    ["upper-case raw prefix", 'f(R"x")', "p.rules:1:4", "Parse error: unexpected string literal"],
     ["attribute access", 'prefix_rule(pattern="a b".split())', "p.rules:1:26", "attribute access is not supported in rules files (found `.`)"],
     ["attribute call statement", "native.prefix_rule()", "p.rules:1:7", "attribute access is not supported"],
     ["indexing", 'f(["a"][0])', "p.rules:1:8", "indexing is not supported"],
@@ -135,11 +135,18 @@ describe("rejected syntax names what was found and where", () => {
     ["two calls on a line", "f() g()", "p.rules:1:5", "Parse error: unexpected identifier `g`, expected new line"],
     ["unterminated string", 'f("abc)\n', "p.rules:1:3", "Parse error: unfinished string literal"],
     ["unterminated triple string", 'f("""abc)\n', "p.rules:1:3", "Parse error: unfinished string literal"],
-    ["bad escape", 'f("\\x4")', "p.rules:1:3", "Parse error: invalid string escape sequence `\\x4`"],
+    ["bad escape", 'f("\\x4")', "p.rules:1:4", "Parse error: invalid string escape sequence `\\x4`"],
     ["invalid character", "f($x)", "p.rules:1:3", "Parse error: invalid input `$`"],
-    ["surrogate escape", 'f("\\ud800")', "p.rules:1:3", "invalid string escape sequence `\\ud800`"],
+    ["surrogate escape", 'f("\\ud800")', "p.rules:1:4", "invalid string escape sequence `\\ud800`"],
     ["leading zero", "f(01)", "p.rules:1:3", "integer cannot have leading 0"],
-    ["indentation", "f()\n  g()", "p.rules:2:3", "Parse error: unexpected indentation"],
+    ["indentation", "f()\n  g()", "p.rules:2:1", "Parse error: unexpected indentation"],
+    ["leading spaces", "  f()", "p.rules:1:1", "Parse error: unexpected indentation"],
+    ["tab", 'f(a="x",\tb="y")', "p.rules:1:9", "Parse error: tabs are not allowed"],
+    ["byte-order mark", "\ufefff()", "p.rules:1:1", "Parse error: invalid input"],
+    ["lone carriage return", "f()\rg()", "p.rules:1:4", "Parse error: invalid input"],
+    ["backslash not before a newline", "f() \\ g()", "p.rules:1:5", "Parse error: invalid input `\\`"],
+    ["columns count characters", 'f("😀😀") g()', "p.rules:1:9", "Parse error: unexpected identifier `g`"],
+    ["escape on a later line of a triple-quoted string", 'f("""ab\nc\\x4""")', "p.rules:2:2", "invalid string escape sequence"],
     ["bare literal statement", "42", "p.rules:1:1", "only function calls such as prefix_rule(...) are allowed at top level (found number `42`)"],
     ["bare list statement", '["a"]', "p.rules:1:1", "(found `[`)"],
     ["return", "return", "p.rules:1:1", "`return` is not supported"],
@@ -152,14 +159,34 @@ describe("rejected syntax names what was found and where", () => {
     expect(error.reason).toContain(reason);
   });
 
-  test("an earlier unsupported statement is reported before a later lexical error", () => {
-    expect(parseError('x = 1\nf("unterminated').message).toStartWith("p.rules:1:3:");
+  test("a later syntax error wins over an earlier unsupported statement, as Starlark parses the whole file first", () => {
+    expect(parseError('x = 1\nf("unterminated').message).toStartWith("p.rules:2:3:");
+    expect(parseError("f(-1)\nf(a=1,\tb=2)").message).toStartWith("p.rules:2:7:");
+    expect(parseError("f(-1)\ng() h()").message).toStartWith("p.rules:2:5:");
+    // Blocks are parsed (then refused) rather than mistaken for stray indentation.
+    expect(parseError("def f():\n    pass\nf(-1)").message).toStartWith("p.rules:1:1:");
+  });
+
+  test("backslash-newline continues a logical line, also with CRLF", () => {
+    expect(parseStarlark("p.rules", 'f(a="x", \\\nb="y")\nf \\\r\n()\n').map((call) => call.callee)).toEqual(["f", "f"]);
+  });
+
+  test("f-strings without placeholders are strings; a placeholder names an undefined variable", () => {
+    expect(argumentValue('f"a{{b}}"')).toEqual(str("a{b}"));
+    expect(argumentValue('fr"\\d"')).toEqual(str("\\d"));
+    const error = rulesError('prefix_rule(pattern=["a"])\nprefix_rule(pattern=[f"{x}"])');
+    expect(error.message).toBe("test.rules:2:25: starlark error: Variable `x` not found");
+  });
+
+  test("bytes literals (later Codex) are values no builtin accepts", () => {
+    expect(argumentValue('b"x"')).toEqual({ kind: "bytes" });
+    expect(rulesError('prefix_rule(pattern=[rb"a"])').reason).toContain("(got bytes)");
   });
 
   test("unknown functions are not defined, and are reported before any call runs", () => {
-    const error = rulesError('prefix_rule(pattern=["git"], decision="ask")\nnetwork_rule(host="x")');
+    const error = rulesError('prefix_rule(pattern=["git"], decision="ask")\nweb_rule(host="x")');
     expect(error.message).toBe(
-      "test.rules:2:1: starlark error: name `network_rule` is not defined: rules files can only call prefix_rule and host_executable",
+      "test.rules:2:1: starlark error: name `web_rule` is not defined: rules files can only call prefix_rule, host_executable and network_rule",
     );
     expect(rulesError("foo()").reason).toStartWith("name `foo` is not defined");
     expect(rulesError('print("x")').reason).toStartWith("calling `print` is not supported");
