@@ -223,7 +223,8 @@ function tokenize(path: string, source: string): LexedToken[] {
         continue;
       }
       if (c === "#") {
-        while (index < source.length && source[index] !== "\n") index += 1;
+        // A comment ends before any carriage return, so a lone one after it is still refused.
+        while (index < source.length && source[index] !== "\n" && source[index] !== "\r") index += 1;
         continue;
       }
 
@@ -283,8 +284,12 @@ function tokenize(path: string, source: string): LexedToken[] {
         index += punct.length;
       }
     }
-    pushNewline();
-    tokens.push({ kind: "eof", location: here() });
+    // The end of a file that ends with a line break has no line of its own:
+    // Starlark's code map then reports the start of the file (1:1).
+    const end = source.endsWith("\n") ? { line: 1, col: 1 } : here();
+    const last = tokens[tokens.length - 1];
+    if (last !== undefined && last.kind !== "newline") tokens.push({ kind: "newline", location: end });
+    tokens.push({ kind: "eof", location: end });
   }
 
   /**
@@ -565,6 +570,9 @@ class Parser {
       const args = this.parseArguments();
       this.rejectContinuation();
       return { callee: token.text, args, location: token.location };
+    }
+    if (after.kind === "newline" || after.kind === "eof" || (after.kind === "punct" && after.text === ";")) {
+      return this.fail(`variables are not supported in rules files (found \`${token.text}\`)`, token.location);
     }
     if (after.kind === "punct" && (after.text === "=" || after.text === ",")) {
       return this.fail(`assignments and variables are not supported in rules files (found \`${token.text} ${after.text}\`)`, after.location);
