@@ -439,7 +439,7 @@ export interface Outcome {
 
 /** The first error line of stderr, with quoted specifics blanked so that similar errors group together. */
 function reasonOf(stderr: string): string | undefined {
-  const line = stderr.split("\n").find((text) => /error:|expected (every )?example|invalid |Parse error/.test(text));
+  const line = stderr.split("\n").find((text) => /error:|expected (every )?example|invalid |Parse error/.test(text) && !text.includes("Traceback"));
   if (line === undefined) return undefined;
   return line
     .replace(/^.*?(error: |Caused by: )/, "")

@@ -223,8 +223,10 @@ function tokenize(path: string, source: string): LexedToken[] {
         continue;
       }
       if (c === "#") {
-        // A comment ends before any carriage return, so a lone one after it is still refused.
-        while (index < source.length && source[index] !== "\n" && source[index] !== "\r") index += 1;
+        // A comment alone on its line runs to the line feed; one after code ends
+        // before a carriage return, so a lone one there is still refused (as Starlark's lexer does).
+        const wholeLine = atLogicalLineStart && bracketDepth === 0;
+        while (index < source.length && source[index] !== "\n" && (wholeLine || source[index] !== "\r")) index += 1;
         continue;
       }
 
