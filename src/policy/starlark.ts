@@ -438,6 +438,11 @@ const NUMERIC_ESCAPES = new Map([["x", 2], ["u", 4], ["U", 8]]);
 
 // ---------------------------------------------------------------------------
 // Parser
+//
+// It parses the whole Starlark grammar (statements, blocks, operators,
+// comprehensions, lambdas), because Starlark reports a syntax error anywhere
+// in the file before running anything: valid Starlark outside our subset is
+// only recorded, and reported once the file is known to have no syntax error.
 
 /** Statements that Starlark has but rules files must not use, with the reason we give. */
 const UNSUPPORTED_STATEMENT_KEYWORDS = new Map([
@@ -445,34 +450,24 @@ const UNSUPPORTED_STATEMENT_KEYWORDS = new Map([
   ["load", "`load` is not supported in rules files: they cannot load other modules"],
   ["if", "`if` statements are not supported in rules files"],
   ["for", "`for` loops are not supported in rules files"],
-  ["while", "`while` loops are not supported in rules files"],
   ["lambda", "`lambda` is not supported in rules files"],
   ["return", "`return` is not supported in rules files"],
 ]);
 
-/** Tokens that would continue an expression; our subset has no operators, indexing or comprehensions. */
-function describeExpressionContinuation(token: Token): string | undefined {
-  if (token.kind === "punct") {
-    if (token.text === ".") return "attribute access is not supported in rules files (found `.`)";
-    if (token.text === "[") return "indexing is not supported in rules files (found `[` after a value)";
-    if (token.text === "(") return "only named functions can be called (found `(` after a value)";
-    if (token.text === "=" || (token.text.endsWith("=") && !["==", "!=", "<=", ">="].includes(token.text))) {
-      return `assignments are not supported in rules files (found \`${token.text}\`)`;
-    }
-    if (![",", ")", "]", "}", ":", ";"].includes(token.text)) {
-      return `operators and arithmetic are not supported in rules files (found \`${token.text}\`)`;
-    }
-  }
-  if (token.kind === "keyword") {
-    if (token.text === "for") return "comprehensions are not supported in rules files (found `for`)";
-    if (token.text === "if") return "conditional expressions are not supported in rules files (found `if`)";
-    return `operators are not supported in rules files (found \`${token.text}\`)`;
-  }
-  if (token.kind === "string" || token.kind === "bytes" || token.kind === "unresolved") {
-    return "Parse error: unexpected string literal (Starlark does not concatenate adjacent string literals)";
-  }
-  return undefined;
-}
+/** Binary operators by precedence, loosest first (Starlark's grammar). */
+const BINARY_LEVELS: readonly (readonly string[])[] = [
+  ["or"],
+  ["and"],
+  ["==", "!=", "<", ">", "<=", ">=", "in", "not in"],
+  ["|"],
+  ["^"],
+  ["&"],
+  ["<<", ">>"],
+  ["+", "-"],
+  ["*", "/", "//", "%"],
+];
+
+const AUGMENTED_ASSIGNMENTS = new Set(["+=", "-=", "*=", "/=", "//=", "%=", "&=", "|=", "^=", "<<=", ">>="]);
 
 function describeToken(token: Token): string {
   switch (token.kind) {
@@ -496,125 +491,351 @@ function describeToken(token: Token): string {
   }
 }
 
+function isStringToken(token: Token): boolean {
+  return token.kind === "string" || token.kind === "bytes" || token.kind === "unresolved";
+}
+
+/** Stands in for a value we do not support; the file fails anyway, once parsed. */
+const PLACEHOLDER: StarlarkValue = { kind: "none" };
+
 class Parser {
   private position = 0;
+  /** The first construct outside our subset, reported if the file has no syntax error. */
+  private unsupported: StarlarkError | undefined;
 
   constructor(
     private readonly path: string,
     private readonly tokens: readonly LexedToken[],
   ) {}
 
-  /**
-   * Starlark parses the whole file before resolving or running anything, so a
-   * syntax error anywhere wins over valid Starlark we do not support: after an
-   * unsupported statement the rest of the file is still parsed, and the first
-   * unsupported construct is reported only if no syntax error follows.
-   */
   parseFile(): CallStatement[] {
     const statements: CallStatement[] = [];
-    let unsupported: StarlarkError | undefined;
     while (this.peek().kind !== "eof") {
-      if (this.peek().kind === "newline") {
-        this.position += 1;
-        continue;
-      }
-      try {
-        this.parseLine(statements);
-      } catch (error) {
-        if (!(error instanceof StarlarkError) || error.stage !== "unsupported") throw error;
-        unsupported ??= error;
-        this.skipLine();
-      }
+      if (this.acceptKind("newline")) continue;
+      this.parseStatement(statements, true);
     }
-    if (unsupported !== undefined) throw unsupported;
+    if (this.unsupported !== undefined) throw this.unsupported;
     return statements;
   }
 
-  /** One logical line: simple statements may share it when separated by `;`. */
-  private parseLine(statements: CallStatement[]): void {
+  /** A compound statement, or simple statements separated by `;` up to the end of the line. */
+  private parseStatement(statements: CallStatement[] | undefined, topLevel: boolean): void {
+    const token = this.peek();
+    if (token.kind === "keyword" && ["def", "if", "for", "while", "elif", "else"].includes(token.text)) {
+      this.parseCompound(token);
+      return;
+    }
     do {
-      const statement = this.parseStatement();
-      if (statement !== undefined) statements.push(statement);
-    } while (this.acceptPunct(";") && !this.atStatementEnd());
+      if (this.atStatementEnd()) break;
+      this.parseSimpleStatement(statements, topLevel);
+    } while (this.acceptPunct(";"));
     if (!this.atStatementEnd()) this.unexpected(this.peek(), "expected new line");
+    this.acceptKind("newline");
+  }
+
+  private parseCompound(keyword: { readonly text: string; readonly location: SourceLocation }): void {
     this.position += 1;
+    this.noteUnsupported(UNSUPPORTED_STATEMENT_KEYWORDS.get(keyword.text) ?? `\`${keyword.text}\` is not supported in rules files`, keyword.location);
+    switch (keyword.text) {
+      case "def": {
+        this.expectKind("name", "expected a function name");
+        this.expectPunct("(", "expected `(`");
+        this.parseParameters(")");
+        if (this.acceptPunct("->")) this.parseTest();
+        break;
+      }
+      case "for":
+        this.parseTargets();
+        this.expectKeyword("in");
+        this.parseTestList();
+        break;
+      case "else":
+        break;
+      default:
+        this.parseTest();
+    }
+    this.expectPunct(":", "expected `:`");
+    this.parseSuite();
   }
 
-  /** Moves past the rest of a logical line; the lexer emits newlines only outside brackets. */
-  private skipLine(): void {
-    while (!this.atStatementEnd()) this.position += 1;
-    if (this.peek().kind !== "eof") this.position += 1;
+  /** After `:`: simple statements on the same line, or an indented block (the lexer checked the indentation). */
+  private parseSuite(): void {
+    if (!this.acceptKind("newline")) {
+      this.parseStatement(undefined, false);
+      return;
+    }
+    // The block's statements follow as ordinary lines; all of them are inside a refused construct.
+    if (this.peek().kind === "eof") this.unexpected(this.peek(), "expected an indented block");
   }
 
-  /** Returns undefined for a bare string literal (a docstring), which has no effect. */
-  private parseStatement(): CallStatement | undefined {
-    const token = this.next();
+  private parseSimpleStatement(statements: CallStatement[] | undefined, topLevel: boolean): void {
+    const token = this.peek();
     if (token.kind === "keyword") {
-      this.fail(
-        UNSUPPORTED_STATEMENT_KEYWORDS.get(token.text) ??
-          `\`${token.text}\` is not supported in rules files; only calls such as prefix_rule(...) are allowed`,
-        token.location,
-      );
+      switch (token.text) {
+        case "pass":
+        case "break":
+        case "continue":
+          this.position += 1;
+          this.noteUnsupported(`\`${token.text}\` is not supported in rules files; only calls such as prefix_rule(...) are allowed`, token.location);
+          return;
+        case "return":
+          this.position += 1;
+          this.noteUnsupported(UNSUPPORTED_STATEMENT_KEYWORDS.get("return") ?? "", token.location);
+          if (!this.atStatementEnd() && !this.isPunct(this.peek(), ";")) this.parseTestList();
+          return;
+        case "load":
+          this.position += 1;
+          this.noteUnsupported(UNSUPPORTED_STATEMENT_KEYWORDS.get("load") ?? "", token.location);
+          this.expectPunct("(", "expected `(`");
+          this.parseCallArguments();
+          return;
+        case "lambda":
+        case "not":
+          break;
+        default:
+          return this.unexpected(token, "expected a statement");
+      }
     }
-    if (token.kind === "string" || token.kind === "bytes" || token.kind === "unresolved") {
-      this.rejectContinuation();
-      return undefined;
+
+    // A top-level call of a name is the one statement our subset evaluates.
+    const following = this.tokens[this.position + 1];
+    if (token.kind === "name" && following?.kind === "punct" && following.text === "(") {
+      this.position += 2;
+      const args = this.parseCallArguments();
+      const after = this.peek();
+      if (this.atStatementEnd() || this.isPunct(after, ";")) {
+        if (topLevel) statements?.push({ callee: token.text, args, location: token.location });
+        return;
+      }
+      // `f(...).x`, `f(...) + 1`, `f(...) = ...`: continue as a general expression statement.
+      this.noteUnsupported(`only plain calls such as prefix_rule(...) are allowed at top level (found ${describeToken(after)} after the call)`, after.location);
+      this.parseTrailers();
+      this.parseBinaryRest(0);
+      this.parseAssignmentRest();
+      return;
     }
-    if (token.kind !== "name") {
-      return this.fail(
-        `only function calls such as prefix_rule(...) are allowed at top level (found ${describeToken(token)})`,
-        token.location,
-      );
-    }
-    const after = this.peek();
-    if (after.kind === "punct" && after.text === "(") {
+
+    if (isStringToken(token)) {
+      // A bare string (a docstring) has no effect, unless it continues into an expression.
       this.position += 1;
-      const args = this.parseArguments();
-      this.rejectContinuation();
-      return { callee: token.text, args, location: token.location };
+      if (!this.atStatementEnd() && !this.isPunct(this.peek(), ";")) {
+        this.parseTrailers();
+        this.parseBinaryRest(0);
+        this.parseAssignmentRest();
+      }
+      return;
     }
-    if (after.kind === "newline" || after.kind === "eof" || (after.kind === "punct" && after.text === ";")) {
-      return this.fail(`variables are not supported in rules files (found \`${token.text}\`)`, token.location);
+    const start = this.peek();
+    if (start.kind === "name" && !["True", "False", "None"].includes(start.text)) {
+      const after = this.tokens[this.position + 1];
+      if (after !== undefined && after.kind === "punct" && (after.text === "=" || after.text === "," || AUGMENTED_ASSIGNMENTS.has(after.text))) {
+        this.noteUnsupported(`assignments and variables are not supported in rules files (found \`${start.text} ${after.text}\`)`, after.location);
+      }
+    } else {
+      this.noteUnsupported(`only function calls such as prefix_rule(...) are allowed at top level (found ${describeToken(start)})`, start.location);
     }
-    if (after.kind === "punct" && (after.text === "=" || after.text === ",")) {
-      return this.fail(`assignments and variables are not supported in rules files (found \`${token.text} ${after.text}\`)`, after.location);
-    }
-    const continuation = describeExpressionContinuation(after);
-    return this.fail(continuation ?? `unexpected ${describeToken(after)} after \`${token.text}\`, expected \`(\``, after.location);
+    this.parseTestList();
+    this.parseAssignmentRest();
   }
 
-  private parseArguments(): CallArgument[] {
+  /** `= value` (possibly chained) or an augmented assignment after an expression statement. */
+  private parseAssignmentRest(): void {
+    const token = this.peek();
+    if (token.kind !== "punct") return;
+    if (token.text === "=" || AUGMENTED_ASSIGNMENTS.has(token.text)) {
+      this.position += 1;
+      this.noteUnsupported(`assignments are not supported in rules files (found \`${token.text}\`)`, token.location);
+      this.parseTestList();
+      if (token.text === "=") this.parseAssignmentRest();
+    }
+  }
+
+  /** Comma-separated expressions, as on either side of an assignment (a trailing comma makes a tuple). */
+  private parseTestList(): void {
+    this.parseTest();
+    while (this.acceptPunct(",")) {
+      if (this.atExpressionEnd()) return;
+      this.parseTest();
+    }
+  }
+
+  private parseTargets(): void {
+    this.parseBinaryLevel(BINARY_LEVELS.length - 1 + 1);
+    while (this.acceptPunct(",")) {
+      if (this.peek().kind === "keyword") return;
+      this.parseBinaryLevel(BINARY_LEVELS.length);
+    }
+  }
+
+  /** Parameters of `def` or `lambda`, up to `closing`. */
+  private parseParameters(closing: string): void {
+    while (!this.acceptPunct(closing)) {
+      if (this.acceptPunct("*") || this.acceptPunct("**")) {
+        if (this.peek().kind === "name") this.position += 1;
+      } else {
+        this.expectKind("name", "expected a parameter name");
+        if (closing === ")" && this.acceptPunct(":")) this.parseTest();
+        if (this.acceptPunct("=")) this.parseTest();
+      }
+      if (!this.acceptPunct(",")) {
+        if (!this.isPunct(this.peek(), closing)) this.unexpected(this.peek(), `expected \`,\` or \`${closing}\``);
+      }
+    }
+  }
+
+  private parseCallArguments(): CallArgument[] {
     const args: CallArgument[] = [];
     const seenNames = new Set<string>();
     while (!this.acceptPunct(")")) {
       const start = this.peek();
-      if (start.kind === "punct" && (start.text === "*" || start.text === "**")) {
-        this.fail(`argument unpacking (\`${start.text}\`) is not supported in rules files`, start.location);
-      }
       const following = this.tokens[this.position + 1];
-      let name: string | undefined;
-      if (start.kind === "name" && following?.kind === "punct" && following.text === "=") {
-        name = start.text;
-        if (seenNames.has(name)) this.fail(`argument \`${name}\` is repeated`, start.location);
-        seenNames.add(name);
+      if (start.kind === "punct" && (start.text === "*" || start.text === "**")) {
+        this.position += 1;
+        this.noteUnsupported(`argument unpacking (\`${start.text}\`) is not supported in rules files`, start.location);
+        this.parseTest();
+      } else if (start.kind === "name" && following?.kind === "punct" && following.text === "=") {
         this.position += 2;
-      } else if (seenNames.size > 0) {
-        this.fail("Parse error: positional argument after named argument", start.location);
+        if (seenNames.has(start.text)) this.fail(`Parse error: argument \`${start.text}\` is repeated`, start.location);
+        seenNames.add(start.text);
+        args.push({ name: start.text, value: this.parseTest(), location: start.location });
+      } else {
+        if (seenNames.size > 0) this.fail("Parse error: positional argument after named argument", start.location);
+        args.push({ name: undefined, value: this.parseTest(), location: start.location });
       }
-      args.push({ name, value: this.parseValue(), location: start.location });
       this.expectCommaOrClosing(")");
     }
     return args;
   }
 
-  private parseValue(): StarlarkValue {
-    const token = this.next();
-    const value = this.parsePrimary(token);
-    this.rejectContinuation();
+  /** A full expression: conditional expressions and lambdas included. */
+  private parseTest(): StarlarkValue {
+    const token = this.peek();
+    if (token.kind === "keyword" && token.text === "lambda") {
+      this.position += 1;
+      this.noteUnsupported("`lambda` is not supported in rules files", token.location);
+      this.parseParameters(":");
+      this.parseTest();
+      return PLACEHOLDER;
+    }
+    const value = this.parseBinaryLevel(0);
+    const after = this.peek();
+    if (after.kind === "keyword" && after.text === "if") {
+      this.position += 1;
+      this.noteUnsupported("conditional expressions are not supported in rules files (found `if`)", after.location);
+      this.parseBinaryLevel(0);
+      this.expectKeyword("else");
+      this.parseTest();
+      return PLACEHOLDER;
+    }
     return value;
   }
 
-  private parsePrimary(token: Token): StarlarkValue {
+  private parseBinaryLevel(level: number): StarlarkValue {
+    if (level >= BINARY_LEVELS.length) return this.parseUnary();
+    if (level === 2) {
+      const not = this.peek();
+      if (not.kind === "keyword" && not.text === "not") {
+        this.position += 1;
+        this.noteUnsupported("operators are not supported in rules files (found `not`)", not.location);
+        this.parseBinaryLevel(2);
+        return PLACEHOLDER;
+      }
+    }
+    let value = this.parseBinaryLevel(level + 1);
+    for (let operator = this.binaryOperatorAt(level); operator !== undefined; operator = this.binaryOperatorAt(level)) {
+      this.noteUnsupported(`operators and arithmetic are not supported in rules files (found \`${operator.text}\`)`, operator.location);
+      this.position += operator.width;
+      this.parseBinaryLevel(level + 1);
+      value = PLACEHOLDER;
+    }
+    return value;
+  }
+
+  /** Continues an expression whose first operand has been parsed, at any level. */
+  private parseBinaryRest(level: number): void {
+    for (let current = BINARY_LEVELS.length - 1; current >= level; current -= 1) {
+      for (let operator = this.binaryOperatorAt(current); operator !== undefined; operator = this.binaryOperatorAt(current)) {
+        this.noteUnsupported(`operators and arithmetic are not supported in rules files (found \`${operator.text}\`)`, operator.location);
+        this.position += operator.width;
+        this.parseBinaryLevel(current + 1);
+      }
+    }
+    const after = this.peek();
+    if (after.kind === "keyword" && after.text === "if") {
+      this.position += 1;
+      this.noteUnsupported("conditional expressions are not supported in rules files (found `if`)", after.location);
+      this.parseBinaryLevel(0);
+      this.expectKeyword("else");
+      this.parseTest();
+    }
+  }
+
+  private binaryOperatorAt(level: number): { text: string; location: SourceLocation; width: number } | undefined {
+    const token = this.peek();
+    const operators = BINARY_LEVELS[level] ?? [];
+    if (token.kind === "keyword" && token.text === "not") {
+      const next = this.tokens[this.position + 1];
+      if (operators.includes("not in") && next?.kind === "keyword" && next.text === "in") return { text: "not in", location: token.location, width: 2 };
+      return undefined;
+    }
+    if ((token.kind === "punct" || token.kind === "keyword") && operators.includes(token.text)) {
+      return { text: token.text, location: token.location, width: 1 };
+    }
+    return undefined;
+  }
+
+  private parseUnary(): StarlarkValue {
+    const token = this.peek();
+    if (token.kind === "punct" && (token.text === "-" || token.text === "+" || token.text === "~")) {
+      this.position += 1;
+      this.noteUnsupported(`operators and arithmetic are not supported in rules files (found unary \`${token.text}\`)`, token.location);
+      this.parseUnary();
+      return PLACEHOLDER;
+    }
+    const value = this.parseOperand();
+    return this.parseTrailers() ? PLACEHOLDER : value;
+  }
+
+  /** `.name`, `[index]` and `(arguments)` after an operand; true if there were any. */
+  private parseTrailers(): boolean {
+    let any = false;
+    while (true) {
+      const token = this.peek();
+      if (this.isPunct(token, ".")) {
+        this.position += 1;
+        this.noteUnsupported("attribute access is not supported in rules files (found `.`)", token.location);
+        this.expectKind("name", "expected an attribute name");
+      } else if (this.isPunct(token, "[")) {
+        this.position += 1;
+        this.noteUnsupported("indexing is not supported in rules files (found `[` after a value)", token.location);
+        this.parseSlice();
+      } else if (this.isPunct(token, "(")) {
+        this.position += 1;
+        this.noteUnsupported("only named functions can be called, as top-level statements (found `(` after a value)", token.location);
+        this.parseCallArguments();
+      } else {
+        return any;
+      }
+      any = true;
+    }
+  }
+
+  private parseSlice(): void {
+    let parts = 0;
+    while (!this.acceptPunct("]")) {
+      if (this.acceptPunct(":")) {
+        parts += 1;
+        continue;
+      }
+      if (parts > 2) this.unexpected(this.peek(), "expected `]`");
+      this.parseTest();
+      if (!this.isPunct(this.peek(), ":") && !this.isPunct(this.peek(), "]")) this.expectCommaOrClosing("]");
+      else if (this.isPunct(this.peek(), "]")) continue;
+    }
+  }
+
+  private parseOperand(): StarlarkValue {
+    const token = this.next();
     switch (token.kind) {
       case "string":
         return { kind: "string", value: token.value };
@@ -627,61 +848,91 @@ class Parser {
       case "float":
         return { kind: "float", value: token.value };
       case "name":
-        return this.parseNamedValue(token.text, token.location);
+        if (token.text === "True" || token.text === "False") return { kind: "bool", value: token.text === "True" };
+        if (token.text === "None") return { kind: "none" };
+        if (this.isPunct(this.peek(), "(")) {
+          this.noteUnsupported(`function calls are only allowed as top-level statements (found call to \`${token.text}\`)`, token.location);
+        } else {
+          this.noteUnsupported(`variables are not supported in rules files (found \`${token.text}\`)`, token.location);
+        }
+        return PLACEHOLDER;
       case "punct":
-        if (token.text === "[") return { kind: "list", items: this.parseSequence("]") };
+        if (token.text === "[") return this.parseListOrComprehension();
         if (token.text === "{") return this.parseDict();
         if (token.text === "(") return this.parseParenthesized();
-        if (token.text === "-" || token.text === "+" || token.text === "~") {
-          return this.fail(`operators and arithmetic are not supported in rules files (found unary \`${token.text}\`)`, token.location);
-        }
         return this.unexpected(token, "expected a value");
       case "keyword":
-        if (token.text === "lambda") return this.fail("`lambda` is not supported in rules files", token.location);
-        if (token.text === "not") return this.fail("operators are not supported in rules files (found `not`)", token.location);
-        return this.unexpected(token, "expected a value");
       case "newline":
       case "eof":
         return this.unexpected(token, "expected a value");
     }
   }
 
-  private parseNamedValue(name: string, location: SourceLocation): StarlarkValue {
-    if (name === "True" || name === "False") return { kind: "bool", value: name === "True" };
-    if (name === "None") return { kind: "none" };
-    const after = this.peek();
-    // `u"x"`, `R"x"`: a name then a string is a syntax error at the string, not a variable use.
-    if (after.kind === "string" || after.kind === "bytes" || after.kind === "unresolved") return this.unexpected(after, "expected `,` or a closing bracket");
-    if (after.kind === "punct" && after.text === "(") {
-      return this.fail(`function calls are only allowed as top-level statements (found call to \`${name}\`)`, location);
+  /** `for x in y` and `if z` clauses after the first element of a comprehension; true if there were any. */
+  private parseComprehensionClauses(): boolean {
+    const first = this.peek();
+    if (!(first.kind === "keyword" && first.text === "for")) return false;
+    this.noteUnsupported("comprehensions are not supported in rules files (found `for`)", first.location);
+    while (true) {
+      const token = this.peek();
+      if (token.kind === "keyword" && token.text === "for") {
+        this.position += 1;
+        this.parseTargets();
+        this.expectKeyword("in");
+        this.parseBinaryLevel(0);
+      } else if (token.kind === "keyword" && token.text === "if") {
+        this.position += 1;
+        this.parseBinaryLevel(0);
+      } else {
+        return true;
+      }
     }
-    return this.fail(`variables are not supported in rules files (found \`${name}\`)`, location);
   }
 
-  /** Comma-separated values up to `closing`; a trailing comma is allowed. */
-  private parseSequence(closing: string): StarlarkValue[] {
-    const items: StarlarkValue[] = [];
-    while (!this.acceptPunct(closing)) {
-      items.push(this.parseValue());
-      this.expectCommaOrClosing(closing);
+  private parseListOrComprehension(): StarlarkValue {
+    if (this.acceptPunct("]")) return { kind: "list", items: [] };
+    const first = this.parseTest();
+    if (this.parseComprehensionClauses()) {
+      this.expectPunct("]", "expected `]`");
+      return PLACEHOLDER;
     }
-    return items;
+    const items = [first];
+    this.expectCommaOrClosing("]");
+    while (!this.acceptPunct("]")) {
+      items.push(this.parseTest());
+      this.expectCommaOrClosing("]");
+    }
+    return { kind: "list", items };
   }
 
   private parseParenthesized(): StarlarkValue {
     if (this.acceptPunct(")")) return { kind: "tuple", items: [] };
-    const first = this.parseValue();
+    const first = this.parseTest();
+    if (this.parseComprehensionClauses()) {
+      this.expectPunct(")", "expected `)`");
+      return PLACEHOLDER;
+    }
     if (this.acceptPunct(")")) return first;
     this.expectPunct(",", "expected `,` or `)`");
-    return { kind: "tuple", items: [first, ...this.parseSequence(")")] };
+    const items = [first];
+    while (!this.acceptPunct(")")) {
+      items.push(this.parseTest());
+      this.expectCommaOrClosing(")");
+    }
+    return { kind: "tuple", items };
   }
 
   private parseDict(): StarlarkValue {
     const entries: (readonly [StarlarkValue, StarlarkValue])[] = [];
     while (!this.acceptPunct("}")) {
-      const key = this.parseValue();
+      const key = this.parseTest();
       this.expectPunct(":", "expected `:`");
-      entries.push([key, this.parseValue()]);
+      const value = this.parseTest();
+      if (entries.length === 0 && this.parseComprehensionClauses()) {
+        this.expectPunct("}", "expected `}`");
+        return PLACEHOLDER;
+      }
+      entries.push([key, value]);
       this.expectCommaOrClosing("}");
     }
     return { kind: "dict", entries };
@@ -691,18 +942,18 @@ class Parser {
   private expectCommaOrClosing(closing: string): void {
     if (this.acceptPunct(",")) return;
     const token = this.peek();
-    if (!(token.kind === "punct" && token.text === closing)) this.unexpected(token, `expected \`,\` or \`${closing}\``);
-  }
-
-  private rejectContinuation(): void {
-    const after = this.peek();
-    const continuation = describeExpressionContinuation(after);
-    if (continuation !== undefined) this.fail(continuation, after.location);
+    if (!this.isPunct(token, closing)) this.unexpected(token, `expected \`,\` or \`${closing}\``);
   }
 
   private atStatementEnd(): boolean {
     const kind = this.peek().kind;
     return kind === "newline" || kind === "eof";
+  }
+
+  /** Where a trailing comma ends an expression list. */
+  private atExpressionEnd(): boolean {
+    const token = this.peek();
+    return this.atStatementEnd() || (token.kind === "punct" && [";", "=", ")", "]", "}", ":"].includes(token.text)) || AUGMENTED_ASSIGNMENTS.has(token.kind === "punct" ? token.text : "");
   }
 
   private peek(): Token {
@@ -719,13 +970,31 @@ class Parser {
     return token;
   }
 
+  private isPunct(token: Token, text: string): boolean {
+    return token.kind === "punct" && token.text === text;
+  }
+
   private acceptPunct(text: string): boolean {
+    if (!this.isPunct(this.peek(), text)) return false;
+    this.position += 1;
+    return true;
+  }
+
+  private acceptKind(kind: "newline" | "eof"): boolean {
+    if (this.peek().kind !== kind) return false;
+    if (kind !== "eof") this.position += 1;
+    return true;
+  }
+
+  private expectKind(kind: "name", expectation: string): void {
+    if (this.peek().kind !== kind) this.unexpected(this.peek(), expectation);
+    this.position += 1;
+  }
+
+  private expectKeyword(text: string): void {
     const token = this.peek();
-    if (token.kind === "punct" && token.text === text) {
-      this.position += 1;
-      return true;
-    }
-    return false;
+    if (!(token.kind === "keyword" && token.text === text)) this.unexpected(token, `expected \`${text}\``);
+    this.position += 1;
   }
 
   private expectPunct(text: string, expectation: string): void {
@@ -736,8 +1005,11 @@ class Parser {
     return this.fail(`Parse error: unexpected ${describeToken(token)}, ${expectation}`, token.location);
   }
 
+  private noteUnsupported(reason: string, location: SourceLocation): void {
+    this.unsupported ??= new StarlarkError(this.path, location, reason, "unsupported");
+  }
+
   private fail(reason: string, location: SourceLocation): never {
-    // Every message for something Starlark itself cannot parse starts with "Parse error:".
-    throw new StarlarkError(this.path, location, reason, reason.startsWith("Parse error:") ? "syntax" : "unsupported");
+    throw new StarlarkError(this.path, location, reason, "syntax");
   }
 }
