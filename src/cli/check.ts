@@ -26,12 +26,12 @@ Usage: check [--rules|-r <FILE>]... [--pretty] [--resolve-host-executables] [--]
   -h, --help                    This text (only before the command)
 `;
 
-export class CheckUsageError extends Error {
+class CheckUsageError extends Error {
   override name = "CheckUsageError";
 }
 
 /** The parsed options, or "help" when -h/--help comes before the command. */
-export function parseCheckArgs(rawArgs: readonly string[]): CheckOptions | "help" {
+function parseCheckArgs(rawArgs: readonly string[]): CheckOptions | "help" {
   const options: CheckOptions = { rules: [], pretty: false, resolveHostExecutables: false, command: [] };
   let i = 0;
   for (; i < rawArgs.length; i++) {

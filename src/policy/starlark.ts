@@ -110,7 +110,7 @@ const KEYWORDS = new Set([
 
 /** Longest first, so that the lexer picks the longest operator. */
 const PUNCTUATION = [
-  "**=", "//=", "<<=", ">>=",
+  "...", "**=", "//=", "<<=", ">>=",
   "**", "//", "==", "!=", "<=", ">=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<", ">>", "->",
   "+", "-", "*", "/", "%", "=", "^", "<", ">", "&", "|", ".", ",", ";", ":", "~", "(", ")", "[", "]", "{", "}",
 ];
@@ -502,6 +502,8 @@ class Parser {
   private position = 0;
   /** The first construct outside our subset, reported if the file has no syntax error. */
   private unsupported: StarlarkError | undefined;
+  /** Argument-order errors, which Starlark finds after parsing: any parse error wins over them. */
+  private argumentError: StarlarkError | undefined;
 
   constructor(
     private readonly path: string,
@@ -514,6 +516,7 @@ class Parser {
       if (this.acceptKind("newline")) continue;
       this.parseStatement(statements, true);
     }
+    if (this.argumentError !== undefined) throw this.argumentError;
     if (this.unsupported !== undefined) throw this.unsupported;
     return statements;
   }
@@ -695,11 +698,11 @@ class Parser {
         this.parseTest();
       } else if (start.kind === "name" && following?.kind === "punct" && following.text === "=") {
         this.position += 2;
-        if (seenNames.has(start.text)) this.fail(`Parse error: argument \`${start.text}\` is repeated`, start.location);
+        if (seenNames.has(start.text)) this.noteArgumentError(`Parse error: argument \`${start.text}\` is repeated`, start.location);
         seenNames.add(start.text);
         args.push({ name: start.text, value: this.parseTest(), location: start.location });
       } else {
-        if (seenNames.size > 0) this.fail("Parse error: positional argument after named argument", start.location);
+        if (seenNames.size > 0) this.noteArgumentError("Parse error: positional argument after named argument", start.location);
         args.push({ name: undefined, value: this.parseTest(), location: start.location });
       }
       this.expectCommaOrClosing(")");
@@ -860,6 +863,10 @@ class Parser {
         if (token.text === "[") return this.parseListOrComprehension();
         if (token.text === "{") return this.parseDict();
         if (token.text === "(") return this.parseParenthesized();
+        if (token.text === "...") {
+          this.noteUnsupported("`...` is not supported in rules files", token.location);
+          return PLACEHOLDER;
+        }
         return this.unexpected(token, "expected a value");
       case "keyword":
       case "newline":
@@ -1003,6 +1010,10 @@ class Parser {
 
   private unexpected(token: Token, expectation: string): never {
     return this.fail(`Parse error: unexpected ${describeToken(token)}, ${expectation}`, token.location);
+  }
+
+  private noteArgumentError(reason: string, location: SourceLocation): void {
+    this.argumentError ??= new StarlarkError(this.path, location, reason, "syntax");
   }
 
   private noteUnsupported(reason: string, location: SourceLocation): void {

@@ -141,6 +141,8 @@ describe("rejected syntax names what was found and where", () => {
     ["leading zero", "f(01)", "p.rules:1:3", "integer cannot have leading 0"],
     ["indentation", "f()\n  g()", "p.rules:2:1", "Parse error: unexpected indentation"],
     ["leading spaces", "  f()", "p.rules:1:1", "Parse error: unexpected indentation"],
+    ["a lexical error wins over argument order", 'f(a="x", d\u00e9cision="y")', "p.rules:1:11", "Parse error: invalid input `é`"],
+    ["ellipsis", "f(x=...)", "p.rules:1:5", "`...` is not supported"],
     ["tab", 'f(a="x",\tb="y")', "p.rules:1:9", "Parse error: tabs are not allowed"],
     ["byte-order mark", "\ufefff()", "p.rules:1:1", "Parse error: invalid input"],
     ["lone carriage return", "f()\rg()", "p.rules:1:4", "Parse error: invalid input"],
