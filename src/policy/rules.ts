@@ -4,7 +4,7 @@
  * which this project adopts) and `network_rule` (later Codex: validated, not enforced).
  */
 
-import { type CallArgument, type CallStatement, parseStarlark, StarlarkError, type StarlarkValue, starlarkTypeName } from "./starlark.ts";
+import { type CallArgument, type CallStatement, parseStarlarkProgram, StarlarkError, type StarlarkValue, starlarkTypeName } from "./starlark.ts";
 import { basename, type Decision, matchPrefixRule, type PatternToken, type Policy, type PrefixRule } from "./policy.ts";
 import { shlexSplit, shlexTryJoin } from "./shlex.ts";
 
@@ -20,7 +20,7 @@ export interface RulesFileReport {
  * because earlier calls of the file have already been added.
  */
 export function applyRulesSource(policy: Policy, path: string, source: string): RulesFileReport {
-  const calls = parseStarlark(path, source);
+  const { calls, unsupported } = parseStarlarkProgram(path, source);
   // Starlark resolves names before running anything, so an unknown name fails the file up front.
   for (const call of calls) {
     if (!BUILTINS.has(call.callee)) throw new StarlarkError(path, call.location, undefinedNameReason(call.callee));
@@ -29,7 +29,7 @@ export function applyRulesSource(policy: Policy, path: string, source: string): 
   }
   const pendingExamples: PendingExamples[] = [];
   let networkRules = 0;
-  for (const call of calls) {
+  for (const call of calls.slice(0, unsupported?.afterCalls)) {
     const context: CallContext = { policy, fail: (reason) => { throw new StarlarkError(path, call.location, reason); } };
     if (call.callee === "prefix_rule") pendingExamples.push(evaluatePrefixRule(context, call));
     else if (call.callee === "host_executable") evaluateHostExecutable(context, call);
@@ -38,6 +38,8 @@ export function applyRulesSource(policy: Policy, path: string, source: string): 
       networkRules += 1;
     }
   }
+  // The calls before a construct outside our subset have run (their errors come first); it stops the file.
+  if (unsupported !== undefined) throw unsupported.error;
   // Later Codex checks examples once the whole file has run (0.97 did it inside each call),
   // so that a later call's own error is reported first and host executables are known.
   for (const pending of pendingExamples) checkExamples(policy, pending);

@@ -76,9 +76,26 @@ export function starlarkTypeName(value: StarlarkValue): string {
   }
 }
 
+/** A parsed file: its top-level calls, and the first construct outside our subset, if any. */
+export interface StarlarkProgram {
+  readonly calls: readonly CallStatement[];
+  /**
+   * Reported when evaluation reaches it, after the first `afterCalls` calls
+   * have run: Starlark would run those first, and their errors come first.
+   */
+  readonly unsupported: { readonly error: StarlarkError; readonly afterCalls: number } | undefined;
+}
+
 /** Parses a whole file. Syntax errors anywhere abort before anything is evaluated, as in Starlark. */
-export function parseStarlark(path: string, source: string): CallStatement[] {
+export function parseStarlarkProgram(path: string, source: string): StarlarkProgram {
   return new Parser(path, tokenize(path, source)).parseFile();
+}
+
+/** Parses a file that must lie entirely within our subset. */
+export function parseStarlark(path: string, source: string): readonly CallStatement[] {
+  const program = parseStarlarkProgram(path, source);
+  if (program.unsupported !== undefined) throw program.unsupported.error;
+  return program.calls;
 }
 
 // ---------------------------------------------------------------------------
@@ -310,7 +327,14 @@ function tokenize(path: string, source: string): LexedToken[] {
     }
     if (col > current) fail("Parse error: unexpected indentation", { line, col: 1 });
     while ((indents[indents.length - 1] ?? 1) > col) indents.pop();
-    if (indents[indents.length - 1] !== col) fail("Parse error: unindent does not match any outer indentation level", { line, col: 1 });
+    if (indents[indents.length - 1] !== col) {
+      // Starlark places this one at the line feed that ends the previous line.
+      const previousLineStart = source.lastIndexOf("\n", lineStart - 2) + 1;
+      fail("Parse error: unindent does not match any outer indentation level", {
+        line: line - 1,
+        col: codePointColumn(source, previousLineStart, lineStart - 1),
+      });
+    }
   }
 
   /** Moves past a string literal, which may span lines when triple-quoted. */
@@ -501,7 +525,8 @@ const PLACEHOLDER: StarlarkValue = { kind: "none" };
 class Parser {
   private position = 0;
   /** The first construct outside our subset, reported if the file has no syntax error. */
-  private unsupported: StarlarkError | undefined;
+  private unsupported: StarlarkProgram["unsupported"];
+  private readonly calls: CallStatement[] = [];
   /** Argument-order errors, which Starlark finds after parsing: any parse error wins over them. */
   private argumentError: StarlarkError | undefined;
 
@@ -510,15 +535,13 @@ class Parser {
     private readonly tokens: readonly LexedToken[],
   ) {}
 
-  parseFile(): CallStatement[] {
-    const statements: CallStatement[] = [];
+  parseFile(): StarlarkProgram {
     while (this.peek().kind !== "eof") {
       if (this.acceptKind("newline")) continue;
-      this.parseStatement(statements, true);
+      this.parseStatement(this.calls, true);
     }
     if (this.argumentError !== undefined) throw this.argumentError;
-    if (this.unsupported !== undefined) throw this.unsupported;
-    return statements;
+    return { calls: this.calls, unsupported: this.unsupported };
   }
 
   /** A compound statement, or simple statements separated by `;` up to the end of the line. */
@@ -576,6 +599,9 @@ class Parser {
     if (token.kind === "keyword") {
       switch (token.text) {
         case "pass":
+          // A no-op, valid anywhere in Starlark.
+          this.position += 1;
+          return;
         case "break":
         case "continue":
           this.position += 1;
@@ -791,8 +817,12 @@ class Parser {
     const token = this.peek();
     if (token.kind === "punct" && (token.text === "-" || token.text === "+" || token.text === "~")) {
       this.position += 1;
+      const operand = this.parseUnary();
+      // A signed number literal is still a literal (`-1` reaches the builtin as an int, as in Starlark).
+      if (operand.kind === "int" && token.text !== "~") return { kind: "int", value: token.text === "-" ? -operand.value : operand.value };
+      if (operand.kind === "int") return { kind: "int", value: ~operand.value };
+      if (operand.kind === "float" && token.text !== "~") return { kind: "float", value: token.text === "-" ? -operand.value : operand.value };
       this.noteUnsupported(`operators and arithmetic are not supported in rules files (found unary \`${token.text}\`)`, token.location);
-      this.parseUnary();
       return PLACEHOLDER;
     }
     const value = this.parseOperand();
@@ -1017,7 +1047,7 @@ class Parser {
   }
 
   private noteUnsupported(reason: string, location: SourceLocation): void {
-    this.unsupported ??= new StarlarkError(this.path, location, reason, "unsupported");
+    this.unsupported ??= { error: new StarlarkError(this.path, location, reason, "unsupported"), afterCalls: this.calls.length };
   }
 
   private fail(reason: string, location: SourceLocation): never {

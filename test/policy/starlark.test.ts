@@ -112,7 +112,7 @@ describe("rejected syntax names what was found and where", () => {
     ["arithmetic", 'prefix_rule(pattern=["a"] + ["b"])', "p.rules:1:27", "operators and arithmetic are not supported in rules files (found `+`)"],
     ["string concatenation", 'prefix_rule(pattern=["a" + "b"])', "p.rules:1:26", "(found `+`)"],
     ["percent formatting", 'prefix_rule(pattern=["%s" % "a"])', "p.rules:1:27", "(found `%`)"],
-    ["unary minus", "f(-1)", "p.rules:1:3", "(found unary `-`)"],
+    ["unary minus on a string", 'f(-"a")', "p.rules:1:3", "(found unary `-`)"],
     ["prefixed string", 'f(u"x")', "p.rules:1:4", "Parse error: unexpected string literal"],
     ["upper-case raw prefix", 'f(R"x")', "p.rules:1:4", "Parse error: unexpected string literal"],
     ["attribute access", 'prefix_rule(pattern="a b".split())', "p.rules:1:26", "attribute access is not supported in rules files (found `.`)"],
@@ -198,6 +198,12 @@ describe("rejected syntax names what was found and where", () => {
   });
 
   test("syntax errors anywhere in the file win over evaluation errors", () => {
-    expect(rulesError('prefix_rule(pattern=[], decision="ask")\nx = 1').location).toEqual({ line: 2, col: 3 });
+    expect(rulesError('prefix_rule(pattern=[], decision="ask")\nx = = 1').location).toEqual({ line: 2, col: 5 });
+  });
+
+  test("calls before an unsupported statement run first, as Starlark would run them", () => {
+    expect(rulesError('prefix_rule(pattern=[], decision="ask")\nx = 1').location).toEqual({ line: 1, col: 1 });
+    expect(rulesError('x = 1\nprefix_rule(pattern=[], decision="ask")').location).toEqual({ line: 1, col: 3 });
+    expect(rulesError("prefix_rule(pattern=[-1])").reason).toContain("(got int)");
   });
 });
