@@ -1,7 +1,7 @@
 // Command line of the server role (citty): `serve` (the default), `check`, `doctor`.
 import { defineCommand, runMain } from "citty";
 import { SERVER_NAME, SERVER_VERSION } from "../mcp/server.ts";
-import { checkCommand } from "./check.ts";
+import { checkCommand, runCheck } from "./check.ts";
 import { doctorCommand } from "./doctor.ts";
 import { serveCommand } from "./serve.ts";
 
@@ -18,5 +18,10 @@ const main = defineCommand({
 });
 
 export async function runCli(args: string[]): Promise<void> {
+  // `check`'s command words are data: citty would read `-h`, `--x` or `-_` among them as options.
+  if (args[0] === "check") {
+    process.exitCode = runCheck(args.slice(1), process.env);
+    return;
+  }
   await runMain(main, { rawArgs: args });
 }

@@ -52,7 +52,7 @@ export const serveCommand = defineCommand({
     let policy: Policy;
     try {
       // Loaded once: a broken rules file stops the server here, naming file:line:col.
-      policy = loadDefaultPolicy(process.env);
+      policy = loadDefaultPolicy(process.env, undefined, { onWarning: (message) => consola.warn(message) });
     } catch (error) {
       if (!(error instanceof RulesLoadError)) throw error;
       consola.error(error.message);

@@ -8,6 +8,7 @@ export {
   defaultRulesFiles,
   type Environment,
   listRulesFiles,
+  type LoadOptions,
   loadDefaultPolicy,
   loadPolicyFromFiles,
   resolveCodexHome,

@@ -108,13 +108,19 @@ export function defaultRulesFiles(env: Environment, systemRulesDir: string = SYS
   return [...listRulesFiles(systemRulesDir), ...listRulesFiles(join(codexHome, "rules"))];
 }
 
+export interface LoadOptions {
+  /** Told about what loads but is not enforced: once per file that has `network_rule(...)` calls. */
+  readonly onWarning?: (message: string) => void;
+}
+
 /**
  * Loads files in order into one policy, so rules accumulate and the last
  * `host_executable` definition wins. Any failure aborts the whole load.
  */
-export function loadPolicyFromFiles(paths: readonly string[]): Policy {
+export function loadPolicyFromFiles(paths: readonly string[], options: LoadOptions = {}): Policy {
   const policy = new Policy();
-  const decoder = new TextDecoder("utf-8", { fatal: true });
+  // A byte-order mark is kept, so that it is refused as Codex refuses it.
+  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   for (const path of paths) {
     let source: string;
     try {
@@ -124,7 +130,12 @@ export function loadPolicyFromFiles(paths: readonly string[]): Policy {
       throw new RulesLoadError(`failed to read rules file ${path}: ${describeError(error)}`, { path });
     }
     try {
-      applyRulesSource(policy, path, source);
+      const { networkRules } = applyRulesSource(policy, path, source);
+      if (networkRules > 0) {
+        options.onWarning?.(
+          `${path}: ${networkRules} network_rule(...) call(s) checked but not enforced: this server does not filter network traffic by host`,
+        );
+      }
     } catch (error) {
       if (!(error instanceof StarlarkError)) throw error;
       const { line, col } = error.location;
@@ -135,6 +146,6 @@ export function loadPolicyFromFiles(paths: readonly string[]): Policy {
 }
 
 /** What the exec-server does at startup: find the default rules files and load them. */
-export function loadDefaultPolicy(env: Environment, systemRulesDir: string = SYSTEM_RULES_DIR): Policy {
-  return loadPolicyFromFiles(defaultRulesFiles(env, systemRulesDir));
+export function loadDefaultPolicy(env: Environment, systemRulesDir: string = SYSTEM_RULES_DIR, options: LoadOptions = {}): Policy {
+  return loadPolicyFromFiles(defaultRulesFiles(env, systemRulesDir), options);
 }

@@ -115,6 +115,14 @@ export class Policy {
     this.hostExecutables.set(name, paths);
   }
 
+  /** A policy holding only `rules`, with this policy's host executables (for checking one call's examples). */
+  withSameHostExecutables(rules: readonly PrefixRule[]): Policy {
+    const policy = new Policy();
+    for (const rule of rules) policy.addRule(rule);
+    for (const [name, paths] of this.hostExecutables) policy.setHostExecutable(name, paths);
+    return policy;
+  }
+
   /** The allowed paths for `name`, or undefined when no `host_executable` names it. */
   hostExecutablePaths(name: string): readonly string[] | undefined {
     return this.hostExecutables.get(name);

@@ -1,28 +1,49 @@
 /**
- * The builtins of `.rules` files: `prefix_rule` (0.97 semantics, policy.md 1.2-1.4)
- * and `host_executable` (later Codex, section 8, which this project adopts).
+ * The builtins of `.rules` files: `prefix_rule` (0.97 semantics, docs/policy.md 1.2-1.4,
+ * with the later deferred example checks), `host_executable` (later Codex, section 8,
+ * which this project adopts) and `network_rule` (later Codex: validated, not enforced).
  */
 
-import { type CallArgument, type CallStatement, parseStarlark, StarlarkError, type StarlarkValue, starlarkTypeName } from "./starlark.ts";
+import { type CallArgument, type CallStatement, parseStarlarkProgram, StarlarkError, type StarlarkValue, starlarkTypeName } from "./starlark.ts";
 import { basename, type Decision, matchPrefixRule, type PatternToken, type Policy, type PrefixRule } from "./policy.ts";
 import { shlexSplit, shlexTryJoin } from "./shlex.ts";
+
+/** What a rules file contained besides command rules. */
+export interface RulesFileReport {
+  /** How many `network_rule(...)` calls it made: validated, but this server does not enforce them. */
+  readonly networkRules: number;
+}
 
 /**
  * Parses and evaluates one rules file into `policy`, which accumulates across
  * files. Throws StarlarkError; on error the caller must discard the policy,
  * because earlier calls of the file have already been added.
  */
-export function applyRulesSource(policy: Policy, path: string, source: string): void {
-  const calls = parseStarlark(path, source);
+export function applyRulesSource(policy: Policy, path: string, source: string): RulesFileReport {
+  const { calls, unsupported } = parseStarlarkProgram(path, source);
   // Starlark resolves names before running anything, so an unknown name fails the file up front.
   for (const call of calls) {
     if (!BUILTINS.has(call.callee)) throw new StarlarkError(path, call.location, undefinedNameReason(call.callee));
+    const unresolved = call.args.map((arg) => findUnresolved(arg.value)).find((value) => value !== undefined);
+    if (unresolved !== undefined) throw new StarlarkError(path, unresolved.location, `Variable \`${unresolved.name}\` not found`);
   }
-  for (const call of calls) {
+  const pendingExamples: PendingExamples[] = [];
+  let networkRules = 0;
+  for (const call of calls.slice(0, unsupported?.afterCalls)) {
     const context: CallContext = { policy, fail: (reason) => { throw new StarlarkError(path, call.location, reason); } };
-    if (call.callee === "prefix_rule") evaluatePrefixRule(context, call);
-    else evaluateHostExecutable(context, call);
+    if (call.callee === "prefix_rule") pendingExamples.push(evaluatePrefixRule(context, call));
+    else if (call.callee === "host_executable") evaluateHostExecutable(context, call);
+    else {
+      evaluateNetworkRule(context, call);
+      networkRules += 1;
+    }
   }
+  // The calls before a construct outside our subset have run (their errors come first); it stops the file.
+  if (unsupported !== undefined) throw unsupported.error;
+  // Later Codex checks examples once the whole file has run (0.97 did it inside each call),
+  // so that a later call's own error is reported first and host executables are known.
+  for (const pending of pendingExamples) checkExamples(policy, pending);
+  return { networkRules };
 }
 
 interface CallContext {
@@ -31,7 +52,31 @@ interface CallContext {
   readonly fail: (reason: string) => never;
 }
 
-const BUILTINS = new Set(["prefix_rule", "host_executable"]);
+const BUILTINS = new Set(["prefix_rule", "host_executable", "network_rule"]);
+
+type Unresolved = Extract<StarlarkValue, { kind: "unresolved" }>;
+
+/** The first f-string placeholder in a value, in source order. */
+function findUnresolved(value: StarlarkValue): Unresolved | undefined {
+  switch (value.kind) {
+    case "unresolved":
+      return value;
+    case "list":
+    case "tuple":
+      return value.items.map(findUnresolved).find((found) => found !== undefined);
+    case "dict":
+      return value.entries.flat().map(findUnresolved).find((found) => found !== undefined);
+    default:
+      return undefined;
+  }
+}
+
+/** Rust's `char::is_whitespace` (Unicode White_Space), which differs from JavaScript's `trim` on U+0085 and U+FEFF. */
+const RUST_WHITESPACE = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$/;
+
+function isBlank(text: string): boolean {
+  return RUST_WHITESPACE.test(text);
+}
 
 /** Standard Starlark functions: defined in the reference, but pointless and unsupported in our declarative subset. */
 const STARLARK_GLOBALS = new Set([
@@ -40,7 +85,7 @@ const STARLARK_GLOBALS = new Set([
 ]);
 
 function undefinedNameReason(name: string): string {
-  const supported = "rules files can only call prefix_rule and host_executable";
+  const supported = "rules files can only call prefix_rule, host_executable and network_rule";
   if (STARLARK_GLOBALS.has(name)) return `calling \`${name}\` is not supported: ${supported}`;
   return `name \`${name}\` is not defined: ${supported}`;
 }
@@ -101,7 +146,15 @@ function listItems(context: CallContext, name: string, value: StarlarkValue | un
 
 const PREFIX_RULE_PARAMETERS = ["pattern", "decision", "match", "not_match", "justification"] as const;
 
-function evaluatePrefixRule(context: CallContext, call: CallStatement): void {
+/** One call's examples, checked once its file has run. */
+interface PendingExamples {
+  readonly rules: readonly PrefixRule[];
+  readonly positives: readonly string[][];
+  readonly negatives: readonly string[][];
+  readonly fail: (reason: string) => never;
+}
+
+function evaluatePrefixRule(context: CallContext, call: CallStatement): PendingExamples {
   const args = bindArguments(context, "prefix_rule", PREFIX_RULE_PARAMETERS, call.args);
   const pattern = listItems(context, "pattern", requireArgument(context, "prefix_rule", "pattern", args.pattern));
   const rawDecision = optionalString(context, "decision", args.decision);
@@ -111,7 +164,7 @@ function evaluatePrefixRule(context: CallContext, call: CallStatement): void {
 
   // The order below is the reference's; the first failure wins.
   const decision = parseDecision(context, rawDecision ?? "allow");
-  if (rawJustification !== undefined && rawJustification.trim() === "") {
+  if (rawJustification !== undefined && isBlank(rawJustification)) {
     context.fail("invalid rule: justification cannot be empty");
   }
   const { first, rest } = parsePattern(context, pattern);
@@ -122,21 +175,28 @@ function evaluatePrefixRule(context: CallContext, call: CallStatement): void {
   const programs = first.kind === "single" ? [first.value] : first.values;
   const rules: PrefixRule[] = programs.map((program) => ({ first: program, rest, decision, justification: rawJustification }));
 
-  // In 0.97 examples are checked at once, and only against this call's rules.
+  for (const rule of rules) context.policy.addRule(rule);
+  return { rules, positives, negatives, fail: context.fail };
+}
+
+/**
+ * Examples are checked only against their own call's rules. A positive example
+ * may name an absolute path of a listed host executable (later Codex resolves
+ * those); a negative one matches only by its exact program, as in 0.97, because
+ * resolving there would refuse 0.97 files such as `not_match=["/usr/bin/git"]`.
+ */
+function checkExamples(policy: Policy, { rules, positives, negatives, fail }: PendingExamples): void {
   for (const example of negatives) {
     const matching = rules.find((rule) => matchPrefixRule(rule, example) !== undefined);
-    if (matching !== undefined) {
-      context.fail(`expected example to not match rule \`${formatRuleDebug(matching)}\`: ${renderExample(example)}`);
-    }
+    if (matching !== undefined) fail(`expected example to not match rule \`${formatRuleDebug(matching)}\`: ${renderExample(example)}`);
   }
-  const unmatched = positives.filter((example) => !rules.some((rule) => matchPrefixRule(rule, example) !== undefined));
+  const ownRules = policy.withSameHostExecutables(rules);
+  const unmatched = positives.filter((example) => ownRules.matchesForCommand(example, undefined, { resolveHostExecutables: true }).length === 0);
   if (unmatched.length > 0) {
     const ruleList = formatDebugStringList(rules.map(formatRuleDebug));
     const exampleList = formatDebugStringList(unmatched.map(renderExample));
-    context.fail(`expected every example to match at least one rule. rules: ${ruleList}; unmatched examples: ${exampleList}`);
+    fail(`expected every example to match at least one rule. rules: ${ruleList}; unmatched examples: ${exampleList}`);
   }
-
-  for (const rule of rules) context.policy.addRule(rule);
 }
 
 const DECISIONS: readonly Decision[] = ["allow", "prompt", "forbidden"];
@@ -211,6 +271,61 @@ function evaluateHostExecutable(context: CallContext, call: CallStatement): void
     }
   }
   context.policy.setHostExecutable(name, paths);
+}
+
+// ---------------------------------------------------------------------------
+// network_rule: validated like later Codex, then dropped (this server does not filter network traffic)
+
+const NETWORK_RULE_PARAMETERS = ["host", "protocol", "decision", "justification"] as const;
+
+const NETWORK_PROTOCOLS = new Set(["http", "https", "https_connect", "http-connect", "socks5_tcp", "socks5_udp"]);
+
+function evaluateNetworkRule(context: CallContext, call: CallStatement): void {
+  const args = bindArguments(context, "network_rule", NETWORK_RULE_PARAMETERS, call.args);
+  const requiredString = (name: (typeof NETWORK_RULE_PARAMETERS)[number]): string =>
+    optionalString(context, name, requireArgument(context, "network_rule", name, args[name])) ?? "";
+  const host = requiredString("host");
+  const protocol = requiredString("protocol");
+  const decision = requiredString("decision");
+  const justification = optionalString(context, "justification", args.justification);
+
+  if (!NETWORK_PROTOCOLS.has(protocol)) {
+    context.fail(`invalid rule: network_rule protocol must be one of http, https, socks5_tcp, socks5_udp (got ${protocol})`);
+  }
+  if (decision !== "deny") parseDecision(context, decision);
+  if (justification !== undefined && isBlank(justification)) context.fail("invalid rule: justification cannot be empty");
+  validateNetworkHost(context, host);
+}
+
+/** Later Codex's host normalisation, for its errors: no scheme or path, no wildcard, no whitespace, optional port. */
+function validateNetworkHost(context: CallContext, raw: string): void {
+  const invalid = (message: string): never => context.fail(`invalid rule: network_rule ${message}`);
+  let host = rustTrim(raw);
+  if (host === "") invalid("host cannot be empty");
+  if (/[/?#]/.test(host)) invalid("host must be a hostname or IP literal (without scheme or path)");
+  if (host.startsWith("[")) {
+    const close = host.indexOf("]");
+    if (close === -1) invalid("host has an invalid bracketed IPv6 literal");
+    const rest = host.slice(close + 1);
+    if (rest !== "" && !/^:[0-9]+$/.test(rest)) invalid(`host contains an unsupported suffix: ${raw}`);
+    host = host.slice(1, close);
+  } else {
+    const port = /^([^:]+):[0-9]+$/.exec(host);
+    if (port?.[1] !== undefined) host = port[1];
+  }
+  const normalized = rustTrim(host.replace(/\.+$/, ""));
+  if (normalized === "") invalid("host cannot be empty");
+  if (normalized.includes("*")) invalid("host must be a specific host; wildcards are not allowed");
+  if ([...normalized].some(isBlank)) invalid("host cannot contain whitespace");
+}
+
+function rustTrim(text: string): string {
+  const chars = [...text];
+  let start = 0;
+  let end = chars.length;
+  while (start < end && isBlank(chars[start] ?? "")) start += 1;
+  while (end > start && isBlank(chars[end - 1] ?? "")) end -= 1;
+  return chars.slice(start, end).join("");
 }
 
 // ---------------------------------------------------------------------------

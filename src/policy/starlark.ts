@@ -10,12 +10,16 @@
 export interface SourceLocation {
   /** 1-based line. */
   readonly line: number;
-  /** 1-based column, counted in UTF-16 code units. */
+  /** 1-based column, counted in Unicode code points (characters), as Starlark's code map does. */
   readonly col: number;
 }
 
 export type StarlarkValue =
   | { readonly kind: "string"; readonly value: string }
+  /** A `b"..."` literal (later Codex): its content is irrelevant, since no builtin accepts bytes. */
+  | { readonly kind: "bytes" }
+  /** An f-string placeholder naming a variable, which no rules file can define: an error once the file is resolved. */
+  | { readonly kind: "unresolved"; readonly name: string; readonly location: SourceLocation }
   | { readonly kind: "int"; readonly value: bigint }
   | { readonly kind: "float"; readonly value: number }
   | { readonly kind: "bool"; readonly value: boolean }
@@ -49,6 +53,11 @@ export class StarlarkError extends Error {
     readonly location: SourceLocation,
     /** The message without location, e.g. `invalid decision: ask`. */
     readonly reason: string,
+    /**
+     * `syntax`: Starlark itself rejects the file while parsing, before anything runs.
+     * `unsupported`: valid Starlark outside our declarative subset. `evaluation`: the rest.
+     */
+    readonly stage: "syntax" | "unsupported" | "evaluation" = "evaluation",
   ) {
     super(`${path}:${location.line}:${location.col}: starlark error: ${reason}`);
     this.name = "StarlarkError";
@@ -67,9 +76,26 @@ export function starlarkTypeName(value: StarlarkValue): string {
   }
 }
 
+/** A parsed file: its top-level calls, and the first construct outside our subset, if any. */
+export interface StarlarkProgram {
+  readonly calls: readonly CallStatement[];
+  /**
+   * Reported when evaluation reaches it, after the first `afterCalls` calls
+   * have run: Starlark would run those first, and their errors come first.
+   */
+  readonly unsupported: { readonly error: StarlarkError; readonly afterCalls: number } | undefined;
+}
+
 /** Parses a whole file. Syntax errors anywhere abort before anything is evaluated, as in Starlark. */
-export function parseStarlark(path: string, source: string): CallStatement[] {
+export function parseStarlarkProgram(path: string, source: string): StarlarkProgram {
   return new Parser(path, tokenize(path, source)).parseFile();
+}
+
+/** Parses a file that must lie entirely within our subset. */
+export function parseStarlark(path: string, source: string): readonly CallStatement[] {
+  const program = parseStarlarkProgram(path, source);
+  if (program.unsupported !== undefined) throw program.unsupported.error;
+  return program.calls;
 }
 
 // ---------------------------------------------------------------------------
@@ -78,6 +104,8 @@ export function parseStarlark(path: string, source: string): CallStatement[] {
 type Token =
   | { readonly kind: "name" | "keyword" | "punct"; readonly text: string; readonly location: SourceLocation }
   | { readonly kind: "string"; readonly value: string; readonly location: SourceLocation }
+  | { readonly kind: "bytes"; readonly location: SourceLocation }
+  | { readonly kind: "unresolved"; readonly name: string; readonly location: SourceLocation }
   | { readonly kind: "int"; readonly value: bigint; readonly text: string; readonly location: SourceLocation }
   | { readonly kind: "float"; readonly value: number; readonly text: string; readonly location: SourceLocation }
   | { readonly kind: "newline" | "eof"; readonly location: SourceLocation };
@@ -99,7 +127,7 @@ const KEYWORDS = new Set([
 
 /** Longest first, so that the lexer picks the longest operator. */
 const PUNCTUATION = [
-  "**=", "//=", "<<=", ">>=",
+  "...", "**=", "//=", "<<=", ">>=",
   "**", "//", "==", "!=", "<=", ">=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<", ">>", "->",
   "+", "-", "*", "/", "%", "=", "^", "<", ">", "&", "|", ".", ",", ";", ":", "~", "(", ")", "[", "]", "{", "}",
 ];
@@ -115,6 +143,32 @@ function isIdentifierPart(c: string): boolean {
   return /[A-Za-z0-9_]/.test(c);
 }
 
+/** Columns count characters, not UTF-16 code units: an emoji is one column. */
+function codePointColumn(source: string, lineStart: number, at: number): number {
+  let col = 1;
+  for (let i = lineStart; i < at; i += 1) {
+    const code = source.charCodeAt(i);
+    // The low half of a surrogate pair belongs to the character already counted.
+    if (!(code >= 0xdc00 && code <= 0xdfff && i > lineStart && isHighSurrogate(source.charCodeAt(i - 1)))) col += 1;
+  }
+  return col;
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
+/** String prefixes the Rust lexer knows; any other word before a quote is an identifier, then a string (a syntax error). */
+const STRING_PREFIXES = new Map<string, { raw: boolean; form: "string" | "fstring" | "bytes" }>([
+  ["r", { raw: true, form: "string" }],
+  ["f", { raw: false, form: "fstring" }],
+  ["fr", { raw: true, form: "fstring" }],
+  // Bytes literals exist in later Codex (0.97 read `b` as a name, also a syntax error there).
+  ["b", { raw: false, form: "bytes" }],
+  ["rb", { raw: true, form: "bytes" }],
+  ["br", { raw: true, form: "bytes" }],
+]);
+
 function tokenize(path: string, source: string): LexedToken[] {
   const tokens: LexedToken[] = [];
   let index = 0;
@@ -122,10 +176,24 @@ function tokenize(path: string, source: string): LexedToken[] {
   let lineStart = 0;
   let bracketDepth = 0;
   let atLogicalLineStart = true;
+  /** Indentation columns of the open blocks (`def`, `if`, `for` bodies); we reject those statements, but Starlark parses them first. */
+  const indents = [1];
 
-  const here = (at: number = index): SourceLocation => ({ line, col: at - lineStart + 1 });
+  const here = (at: number = index): SourceLocation => ({ line, col: codePointColumn(source, lineStart, at) });
+  /** The location of any index at or after the current line's start (strings may span lines). */
+  const locate = (at: number): SourceLocation => {
+    let atLine = line;
+    let atLineStart = lineStart;
+    for (let i = lineStart; i < at; i += 1) {
+      if (source[i] === "\n") {
+        atLine += 1;
+        atLineStart = i + 1;
+      }
+    }
+    return { line: atLine, col: codePointColumn(source, atLineStart, at) };
+  };
   const fail = (reason: string, location: SourceLocation = here()): never => {
-    throw new StarlarkError(path, location, reason);
+    throw new StarlarkError(path, location, reason, "syntax");
   };
   const pushNewline = (): void => {
     const last = tokens[tokens.length - 1];
@@ -143,29 +211,44 @@ function tokenize(path: string, source: string): LexedToken[] {
   function lexTokens(): void {
     while (index < source.length) {
       const c = source[index] ?? "";
-      if (c === "\n") {
+      if (c === "\n" || (c === "\r" && source[index + 1] === "\n")) {
         // Inside brackets a newline is plain whitespace, as in Python and Starlark.
         if (bracketDepth === 0) {
           pushNewline();
           atLogicalLineStart = true;
         }
-        index += 1;
+        index += c === "\r" ? 2 : 1;
         line += 1;
         lineStart = index;
         continue;
       }
-      if (c === " " || c === "\t" || c === "\r") {
+      if (c === " ") {
         index += 1;
         continue;
       }
+      // The Rust lexer refuses tabs outside strings and comments, even as indentation.
+      if (c === "\t") fail("Parse error: tabs are not allowed");
+      // A carriage return is only part of a CRLF line ending.
+      if (c === "\r") fail("Parse error: invalid input `\r`");
+      if (c === "\\") {
+        // Backslash-newline joins two physical lines into one logical line.
+        const newlineLength = source[index + 1] === "\n" ? 1 : source.startsWith("\r\n", index + 1) ? 2 : 0;
+        if (newlineLength === 0) fail("Parse error: invalid input `\\`");
+        index += 1 + newlineLength;
+        line += 1;
+        lineStart = index;
+        continue;
+      }
       if (c === "#") {
-        while (index < source.length && source[index] !== "\n") index += 1;
+        // A comment alone on its line runs to the line feed; one after code ends
+        // before a carriage return, so a lone one there is still refused (as Starlark's lexer does).
+        const wholeLine = atLogicalLineStart && bracketDepth === 0;
+        while (index < source.length && source[index] !== "\n" && (wholeLine || source[index] !== "\r")) index += 1;
         continue;
       }
 
       const location = here();
-      // Only top-level statements exist in our subset, so any indented statement is a block body.
-      if (atLogicalLineStart && location.col !== 1) fail("Parse error: unexpected indentation", location);
+      if (atLogicalLineStart) checkIndentation(location.col);
       atLogicalLineStart = false;
 
       if (isIdentifierStart(c)) {
@@ -173,20 +256,14 @@ function tokenize(path: string, source: string): LexedToken[] {
         while (end < source.length && isIdentifierPart(source[end] ?? "")) end += 1;
         const word = source.slice(index, end);
         const next = source[end];
-        if (next === '"' || next === "'") {
-          const prefix = word.toLowerCase();
-          if (prefix === "r") {
-            const literal = readString(source, end, true, location, fail);
-            tokens.push({ kind: "string", value: literal.value, location });
-            advanceOver(literal.end);
-            continue;
-          }
-          if (prefix === "f" || prefix === "rf" || prefix === "fr") {
-            fail(`f-strings are not supported in rules files (found \`${word}${next}\`)`, location);
-          }
-          if (prefix === "b" || prefix === "rb" || prefix === "br") {
-            fail(`bytes literals are not supported in rules files (found \`${word}${next}\`)`, location);
-          }
+        const prefix = next === '"' || next === "'" ? STRING_PREFIXES.get(word) : undefined;
+        if (prefix !== undefined) {
+          const literal = readString(source, end, prefix.raw, location, locate, fail);
+          if (prefix.form === "bytes") tokens.push({ kind: "bytes", location });
+          else if (prefix.form === "fstring") tokens.push(fStringToken(literal.value, location, fail));
+          else tokens.push({ kind: "string", value: literal.value, location });
+          advanceOver(literal.end);
+          continue;
         }
         tokens.push({ kind: KEYWORDS.has(word) ? "keyword" : "name", text: word, location });
         index = end;
@@ -194,7 +271,7 @@ function tokenize(path: string, source: string): LexedToken[] {
       }
 
       if (c === '"' || c === "'") {
-        const literal = readString(source, index, false, location, fail);
+        const literal = readString(source, index, false, location, locate, fail);
         tokens.push({ kind: "string", value: literal.value, location });
         advanceOver(literal.end);
         continue;
@@ -218,7 +295,7 @@ function tokenize(path: string, source: string): LexedToken[] {
       }
 
       const punct = PUNCTUATION.find((p) => source.startsWith(p, index));
-      if (punct === undefined) fail(`Parse error: invalid input \`${c}\``, location);
+      if (punct === undefined) fail(`Parse error: invalid input \`${String.fromCodePoint(source.codePointAt(index) ?? 0)}\``, location);
       else {
         if (OPENING_BRACKETS.has(punct)) bracketDepth += 1;
         if (CLOSING_BRACKETS.has(punct) && bracketDepth > 0) bracketDepth -= 1;
@@ -226,8 +303,38 @@ function tokenize(path: string, source: string): LexedToken[] {
         index += punct.length;
       }
     }
-    pushNewline();
-    tokens.push({ kind: "eof", location: here() });
+    // The end of a file that ends with a line break has no line of its own:
+    // Starlark's code map then reports the start of the file (1:1).
+    const end = source.endsWith("\n") ? { line: 1, col: 1 } : here();
+    const last = tokens[tokens.length - 1];
+    if (last !== undefined && last.kind !== "newline") tokens.push({ kind: "newline", location: end });
+    tokens.push({ kind: "eof", location: end });
+  }
+
+  /**
+   * A deeper line must open a block (the previous line ended with `:`), and a
+   * shallower one must return to an enclosing block's column. Starlark reports
+   * indentation errors from the line's first column.
+   */
+  function checkIndentation(col: number): void {
+    const previous = tokens.findLast((token) => token.kind !== "newline");
+    const opensBlock = previous?.kind === "punct" && previous.text === ":";
+    const current = indents[indents.length - 1] ?? 1;
+    if (opensBlock) {
+      if (col <= current) fail("Parse error: expected an indented block", { line, col: 1 });
+      indents.push(col);
+      return;
+    }
+    if (col > current) fail("Parse error: unexpected indentation", { line, col: 1 });
+    while ((indents[indents.length - 1] ?? 1) > col) indents.pop();
+    if (indents[indents.length - 1] !== col) {
+      // Starlark places this one at the line feed that ends the previous line.
+      const previousLineStart = source.lastIndexOf("\n", lineStart - 2) + 1;
+      fail("Parse error: unindent does not match any outer indentation level", {
+        line: line - 1,
+        col: codePointColumn(source, previousLineStart, lineStart - 1),
+      });
+    }
   }
 
   /** Moves past a string literal, which may span lines when triple-quoted. */
@@ -242,6 +349,34 @@ function tokenize(path: string, source: string): LexedToken[] {
   }
 }
 
+/**
+ * An f-string: `{{` and `}}` are literal braces; a `{name}` placeholder refers
+ * to a variable, which a rules file can never define (Starlark then reports
+ * "Variable `name` not found" before running anything).
+ */
+function fStringToken(value: string, location: SourceLocation, fail: (reason: string, location?: SourceLocation) => never): Token {
+  let text = "";
+  for (let i = 0; i < value.length; i += 1) {
+    const c = value[i] ?? "";
+    if ((c === "{" || c === "}") && value[i + 1] === c) {
+      text += c;
+      i += 1;
+    } else if (c === "{") {
+      const close = value.indexOf("}", i);
+      const expression = close === -1 ? "" : value.slice(i + 1, close).trim();
+      // The placeholder's column: after the prefix and quote, assuming no escapes before it.
+      const at = { line: location.line, col: location.col + 2 + codePointColumn(value, 0, i) };
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(expression)) {
+        return fail("f-string placeholders other than a single name are not supported in rules files", at);
+      }
+      return { kind: "unresolved", name: expression, location: at };
+    } else {
+      text += c;
+    }
+  }
+  return { kind: "string", value: text, location };
+}
+
 interface StringLiteral {
   readonly value: string;
   /** Index just after the closing quote. */
@@ -254,6 +389,7 @@ function readString(
   quoteIndex: number,
   raw: boolean,
   location: SourceLocation,
+  locate: (at: number) => SourceLocation,
   fail: (reason: string, location?: SourceLocation) => never,
 ): StringLiteral {
   const quote = source[quoteIndex] ?? '"';
@@ -275,6 +411,7 @@ function readString(
       value += c;
       continue;
     }
+    const escapeStart = index - 1;
     const escaped = source[index];
     if (escaped === undefined) unfinished();
     index += 1;
@@ -303,7 +440,8 @@ function readString(
       const complete = isOctal || digits.length === hexLength;
       const isScalar = codePoint <= 0x10ffff && !(codePoint >= 0xd800 && codePoint <= 0xdfff);
       if (!complete || !isScalar) {
-        fail(`Parse error: invalid string escape sequence \`\\${isOctal ? "" : escaped}${digits}\``, location);
+        // Located at the escape's backslash, where the Rust lexer reports it.
+        fail(`Parse error: invalid string escape sequence \`\\${isOctal ? "" : escaped}${digits}\``, locate(escapeStart));
       }
       value += String.fromCodePoint(codePoint);
       index += isOctal ? digits.length - 1 : digits.length;
@@ -324,6 +462,11 @@ const NUMERIC_ESCAPES = new Map([["x", 2], ["u", 4], ["U", 8]]);
 
 // ---------------------------------------------------------------------------
 // Parser
+//
+// It parses the whole Starlark grammar (statements, blocks, operators,
+// comprehensions, lambdas), because Starlark reports a syntax error anywhere
+// in the file before running anything: valid Starlark outside our subset is
+// only recorded, and reported once the file is known to have no syntax error.
 
 /** Statements that Starlark has but rules files must not use, with the reason we give. */
 const UNSUPPORTED_STATEMENT_KEYWORDS = new Map([
@@ -331,34 +474,24 @@ const UNSUPPORTED_STATEMENT_KEYWORDS = new Map([
   ["load", "`load` is not supported in rules files: they cannot load other modules"],
   ["if", "`if` statements are not supported in rules files"],
   ["for", "`for` loops are not supported in rules files"],
-  ["while", "`while` loops are not supported in rules files"],
   ["lambda", "`lambda` is not supported in rules files"],
   ["return", "`return` is not supported in rules files"],
 ]);
 
-/** Tokens that would continue an expression; our subset has no operators, indexing or comprehensions. */
-function describeExpressionContinuation(token: Token): string | undefined {
-  if (token.kind === "punct") {
-    if (token.text === ".") return "attribute access is not supported in rules files (found `.`)";
-    if (token.text === "[") return "indexing is not supported in rules files (found `[` after a value)";
-    if (token.text === "(") return "only named functions can be called (found `(` after a value)";
-    if (token.text === "=" || (token.text.endsWith("=") && !["==", "!=", "<=", ">="].includes(token.text))) {
-      return `assignments are not supported in rules files (found \`${token.text}\`)`;
-    }
-    if (![",", ")", "]", "}", ":", ";"].includes(token.text)) {
-      return `operators and arithmetic are not supported in rules files (found \`${token.text}\`)`;
-    }
-  }
-  if (token.kind === "keyword") {
-    if (token.text === "for") return "comprehensions are not supported in rules files (found `for`)";
-    if (token.text === "if") return "conditional expressions are not supported in rules files (found `if`)";
-    return `operators are not supported in rules files (found \`${token.text}\`)`;
-  }
-  if (token.kind === "string") {
-    return "Parse error: unexpected string literal (Starlark does not concatenate adjacent string literals)";
-  }
-  return undefined;
-}
+/** Binary operators by precedence, loosest first (Starlark's grammar). */
+const BINARY_LEVELS: readonly (readonly string[])[] = [
+  ["or"],
+  ["and"],
+  ["==", "!=", "<", ">", "<=", ">=", "in", "not in"],
+  ["|"],
+  ["^"],
+  ["&"],
+  ["<<", ">>"],
+  ["+", "-"],
+  ["*", "/", "//", "%"],
+];
+
+const AUGMENTED_ASSIGNMENTS = new Set(["+=", "-=", "*=", "/=", "//=", "%=", "&=", "|=", "^=", "<<=", ">>="]);
 
 function describeToken(token: Token): string {
   switch (token.kind) {
@@ -369,6 +502,8 @@ function describeToken(token: Token): string {
     case "punct":
       return `\`${token.text}\``;
     case "string":
+    case "bytes":
+    case "unresolved":
       return "string literal";
     case "int":
     case "float":
@@ -380,159 +515,461 @@ function describeToken(token: Token): string {
   }
 }
 
+function isStringToken(token: Token): boolean {
+  return token.kind === "string" || token.kind === "bytes" || token.kind === "unresolved";
+}
+
+/** Stands in for a value we do not support; the file fails anyway, once parsed. */
+const PLACEHOLDER: StarlarkValue = { kind: "none" };
+
 class Parser {
   private position = 0;
+  /** The first construct outside our subset, reported if the file has no syntax error. */
+  private unsupported: StarlarkProgram["unsupported"];
+  private readonly calls: CallStatement[] = [];
+  /** Argument-order errors, which Starlark finds after parsing: any parse error wins over them. */
+  private argumentError: StarlarkError | undefined;
 
   constructor(
     private readonly path: string,
     private readonly tokens: readonly LexedToken[],
   ) {}
 
-  parseFile(): CallStatement[] {
-    const statements: CallStatement[] = [];
+  parseFile(): StarlarkProgram {
     while (this.peek().kind !== "eof") {
-      if (this.peek().kind === "newline") {
-        this.position += 1;
-        continue;
+      if (this.acceptKind("newline")) continue;
+      this.parseStatement(this.calls, true);
+    }
+    if (this.argumentError !== undefined) throw this.argumentError;
+    return { calls: this.calls, unsupported: this.unsupported };
+  }
+
+  /** A compound statement, or simple statements separated by `;` up to the end of the line. */
+  private parseStatement(statements: CallStatement[] | undefined, topLevel: boolean): void {
+    const token = this.peek();
+    if (token.kind === "keyword" && ["def", "if", "for", "while", "elif", "else"].includes(token.text)) {
+      this.parseCompound(token);
+      return;
+    }
+    do {
+      if (this.atStatementEnd()) break;
+      this.parseSimpleStatement(statements, topLevel);
+    } while (this.acceptPunct(";"));
+    if (!this.atStatementEnd()) this.unexpected(this.peek(), "expected new line");
+    this.acceptKind("newline");
+  }
+
+  private parseCompound(keyword: { readonly text: string; readonly location: SourceLocation }): void {
+    this.position += 1;
+    this.noteUnsupported(UNSUPPORTED_STATEMENT_KEYWORDS.get(keyword.text) ?? `\`${keyword.text}\` is not supported in rules files`, keyword.location);
+    switch (keyword.text) {
+      case "def": {
+        this.expectKind("name", "expected a function name");
+        this.expectPunct("(", "expected `(`");
+        this.parseParameters(")");
+        if (this.acceptPunct("->")) this.parseTest();
+        break;
       }
-      // Simple statements may share a line when separated by `;`.
-      do {
-        const statement = this.parseStatement();
-        if (statement !== undefined) statements.push(statement);
-      } while (this.acceptPunct(";") && !this.atStatementEnd());
-      if (!this.atStatementEnd()) this.unexpected(this.peek(), "expected new line");
-      this.position += 1;
+      case "for":
+        this.parseTargets();
+        this.expectKeyword("in");
+        this.parseTestList();
+        break;
+      case "else":
+        break;
+      default:
+        this.parseTest();
     }
-    return statements;
+    this.expectPunct(":", "expected `:`");
+    this.parseSuite();
   }
 
-  /** Returns undefined for a bare string literal (a docstring), which has no effect. */
-  private parseStatement(): CallStatement | undefined {
-    const token = this.next();
+  /** After `:`: simple statements on the same line, or an indented block (the lexer checked the indentation). */
+  private parseSuite(): void {
+    if (!this.acceptKind("newline")) {
+      this.parseStatement(undefined, false);
+      return;
+    }
+    // The block's statements follow as ordinary lines; all of them are inside a refused construct.
+    if (this.peek().kind === "eof") this.unexpected(this.peek(), "expected an indented block");
+  }
+
+  private parseSimpleStatement(statements: CallStatement[] | undefined, topLevel: boolean): void {
+    const token = this.peek();
     if (token.kind === "keyword") {
-      this.fail(
-        UNSUPPORTED_STATEMENT_KEYWORDS.get(token.text) ??
-          `\`${token.text}\` is not supported in rules files; only calls such as prefix_rule(...) are allowed`,
-        token.location,
-      );
+      switch (token.text) {
+        case "pass":
+          // A no-op, valid anywhere in Starlark.
+          this.position += 1;
+          return;
+        case "break":
+        case "continue":
+          this.position += 1;
+          this.noteUnsupported(`\`${token.text}\` is not supported in rules files; only calls such as prefix_rule(...) are allowed`, token.location);
+          return;
+        case "return":
+          this.position += 1;
+          this.noteUnsupported(UNSUPPORTED_STATEMENT_KEYWORDS.get("return") ?? "", token.location);
+          if (!this.atStatementEnd() && !this.isPunct(this.peek(), ";")) this.parseTestList();
+          return;
+        case "load":
+          this.position += 1;
+          this.noteUnsupported(UNSUPPORTED_STATEMENT_KEYWORDS.get("load") ?? "", token.location);
+          this.expectPunct("(", "expected `(`");
+          this.parseCallArguments();
+          return;
+        case "lambda":
+        case "not":
+          break;
+        default:
+          return this.unexpected(token, "expected a statement");
+      }
     }
-    if (token.kind === "string") {
-      this.rejectContinuation();
-      return undefined;
+
+    // A top-level call of a name is the one statement our subset evaluates.
+    const following = this.tokens[this.position + 1];
+    if (token.kind === "name" && following?.kind === "punct" && following.text === "(") {
+      this.position += 2;
+      const args = this.parseCallArguments();
+      const after = this.peek();
+      if (this.atStatementEnd() || this.isPunct(after, ";")) {
+        if (topLevel) statements?.push({ callee: token.text, args, location: token.location });
+        return;
+      }
+      // `f(...).x`, `f(...) + 1`, `f(...) = ...`: continue as a general expression statement.
+      this.noteUnsupported(`only plain calls such as prefix_rule(...) are allowed at top level (found ${describeToken(after)} after the call)`, after.location);
+      this.parseTrailers();
+      this.parseBinaryRest(0);
+      this.parseAssignmentRest();
+      return;
     }
-    if (token.kind !== "name") {
-      return this.fail(
-        `only function calls such as prefix_rule(...) are allowed at top level (found ${describeToken(token)})`,
-        token.location,
-      );
-    }
-    const after = this.peek();
-    if (after.kind === "punct" && after.text === "(") {
+
+    if (isStringToken(token)) {
+      // A bare string (a docstring) has no effect, unless it continues into an expression.
       this.position += 1;
-      const args = this.parseArguments();
-      this.rejectContinuation();
-      return { callee: token.text, args, location: token.location };
+      if (!this.atStatementEnd() && !this.isPunct(this.peek(), ";")) {
+        this.parseTrailers();
+        this.parseBinaryRest(0);
+        this.parseAssignmentRest();
+      }
+      return;
     }
-    if (after.kind === "punct" && (after.text === "=" || after.text === ",")) {
-      return this.fail(`assignments and variables are not supported in rules files (found \`${token.text} ${after.text}\`)`, after.location);
+    const start = this.peek();
+    if (start.kind === "name" && !["True", "False", "None"].includes(start.text)) {
+      const after = this.tokens[this.position + 1];
+      if (after !== undefined && after.kind === "punct" && (after.text === "=" || after.text === "," || AUGMENTED_ASSIGNMENTS.has(after.text))) {
+        this.noteUnsupported(`assignments and variables are not supported in rules files (found \`${start.text} ${after.text}\`)`, after.location);
+      }
+    } else {
+      this.noteUnsupported(`only function calls such as prefix_rule(...) are allowed at top level (found ${describeToken(start)})`, start.location);
     }
-    const continuation = describeExpressionContinuation(after);
-    return this.fail(continuation ?? `unexpected ${describeToken(after)} after \`${token.text}\`, expected \`(\``, after.location);
+    this.parseTestList();
+    this.parseAssignmentRest();
   }
 
-  private parseArguments(): CallArgument[] {
+  /** `= value` (possibly chained) or an augmented assignment after an expression statement. */
+  private parseAssignmentRest(): void {
+    const token = this.peek();
+    if (token.kind !== "punct") return;
+    if (token.text === "=" || AUGMENTED_ASSIGNMENTS.has(token.text)) {
+      this.position += 1;
+      this.noteUnsupported(`assignments are not supported in rules files (found \`${token.text}\`)`, token.location);
+      this.parseTestList();
+      if (token.text === "=") this.parseAssignmentRest();
+    }
+  }
+
+  /** Comma-separated expressions, as on either side of an assignment (a trailing comma makes a tuple). */
+  private parseTestList(): void {
+    this.parseTest();
+    while (this.acceptPunct(",")) {
+      if (this.atExpressionEnd()) return;
+      this.parseTest();
+    }
+  }
+
+  private parseTargets(): void {
+    this.parseBinaryLevel(BINARY_LEVELS.length - 1 + 1);
+    while (this.acceptPunct(",")) {
+      if (this.peek().kind === "keyword") return;
+      this.parseBinaryLevel(BINARY_LEVELS.length);
+    }
+  }
+
+  /** Parameters of `def` or `lambda`, up to `closing`. */
+  private parseParameters(closing: string): void {
+    while (!this.acceptPunct(closing)) {
+      if (this.acceptPunct("*") || this.acceptPunct("**")) {
+        if (this.peek().kind === "name") this.position += 1;
+      } else {
+        this.expectKind("name", "expected a parameter name");
+        if (closing === ")" && this.acceptPunct(":")) this.parseTest();
+        if (this.acceptPunct("=")) this.parseTest();
+      }
+      if (!this.acceptPunct(",")) {
+        if (!this.isPunct(this.peek(), closing)) this.unexpected(this.peek(), `expected \`,\` or \`${closing}\``);
+      }
+    }
+  }
+
+  private parseCallArguments(): CallArgument[] {
     const args: CallArgument[] = [];
     const seenNames = new Set<string>();
     while (!this.acceptPunct(")")) {
       const start = this.peek();
-      if (start.kind === "punct" && (start.text === "*" || start.text === "**")) {
-        this.fail(`argument unpacking (\`${start.text}\`) is not supported in rules files`, start.location);
-      }
       const following = this.tokens[this.position + 1];
-      let name: string | undefined;
-      if (start.kind === "name" && following?.kind === "punct" && following.text === "=") {
-        name = start.text;
-        if (seenNames.has(name)) this.fail(`argument \`${name}\` is repeated`, start.location);
-        seenNames.add(name);
+      if (start.kind === "punct" && (start.text === "*" || start.text === "**")) {
+        this.position += 1;
+        this.noteUnsupported(`argument unpacking (\`${start.text}\`) is not supported in rules files`, start.location);
+        this.parseTest();
+      } else if (start.kind === "name" && following?.kind === "punct" && following.text === "=") {
         this.position += 2;
-      } else if (seenNames.size > 0) {
-        this.fail("Parse error: positional argument after named argument", start.location);
+        if (seenNames.has(start.text)) this.noteArgumentError(`Parse error: argument \`${start.text}\` is repeated`, start.location);
+        seenNames.add(start.text);
+        args.push({ name: start.text, value: this.parseTest(), location: start.location });
+      } else {
+        if (seenNames.size > 0) this.noteArgumentError("Parse error: positional argument after named argument", start.location);
+        args.push({ name: undefined, value: this.parseTest(), location: start.location });
       }
-      args.push({ name, value: this.parseValue(), location: start.location });
       this.expectCommaOrClosing(")");
     }
     return args;
   }
 
-  private parseValue(): StarlarkValue {
-    const token = this.next();
-    const value = this.parsePrimary(token);
-    this.rejectContinuation();
+  /** A full expression: conditional expressions and lambdas included. */
+  private parseTest(): StarlarkValue {
+    const token = this.peek();
+    if (token.kind === "keyword" && token.text === "lambda") {
+      this.position += 1;
+      this.noteUnsupported("`lambda` is not supported in rules files", token.location);
+      this.parseParameters(":");
+      this.parseTest();
+      return PLACEHOLDER;
+    }
+    const value = this.parseBinaryLevel(0);
+    const after = this.peek();
+    if (after.kind === "keyword" && after.text === "if") {
+      this.position += 1;
+      this.noteUnsupported("conditional expressions are not supported in rules files (found `if`)", after.location);
+      this.parseBinaryLevel(0);
+      this.expectKeyword("else");
+      this.parseTest();
+      return PLACEHOLDER;
+    }
     return value;
   }
 
-  private parsePrimary(token: Token): StarlarkValue {
+  private parseBinaryLevel(level: number): StarlarkValue {
+    if (level >= BINARY_LEVELS.length) return this.parseUnary();
+    if (level === 2) {
+      const not = this.peek();
+      if (not.kind === "keyword" && not.text === "not") {
+        this.position += 1;
+        this.noteUnsupported("operators are not supported in rules files (found `not`)", not.location);
+        this.parseBinaryLevel(2);
+        return PLACEHOLDER;
+      }
+    }
+    let value = this.parseBinaryLevel(level + 1);
+    for (let operator = this.binaryOperatorAt(level); operator !== undefined; operator = this.binaryOperatorAt(level)) {
+      this.noteUnsupported(`operators and arithmetic are not supported in rules files (found \`${operator.text}\`)`, operator.location);
+      this.position += operator.width;
+      this.parseBinaryLevel(level + 1);
+      value = PLACEHOLDER;
+    }
+    return value;
+  }
+
+  /** Continues an expression whose first operand has been parsed, at any level. */
+  private parseBinaryRest(level: number): void {
+    for (let current = BINARY_LEVELS.length - 1; current >= level; current -= 1) {
+      for (let operator = this.binaryOperatorAt(current); operator !== undefined; operator = this.binaryOperatorAt(current)) {
+        this.noteUnsupported(`operators and arithmetic are not supported in rules files (found \`${operator.text}\`)`, operator.location);
+        this.position += operator.width;
+        this.parseBinaryLevel(current + 1);
+      }
+    }
+    const after = this.peek();
+    if (after.kind === "keyword" && after.text === "if") {
+      this.position += 1;
+      this.noteUnsupported("conditional expressions are not supported in rules files (found `if`)", after.location);
+      this.parseBinaryLevel(0);
+      this.expectKeyword("else");
+      this.parseTest();
+    }
+  }
+
+  private binaryOperatorAt(level: number): { text: string; location: SourceLocation; width: number } | undefined {
+    const token = this.peek();
+    const operators = BINARY_LEVELS[level] ?? [];
+    if (token.kind === "keyword" && token.text === "not") {
+      const next = this.tokens[this.position + 1];
+      if (operators.includes("not in") && next?.kind === "keyword" && next.text === "in") return { text: "not in", location: token.location, width: 2 };
+      return undefined;
+    }
+    if ((token.kind === "punct" || token.kind === "keyword") && operators.includes(token.text)) {
+      return { text: token.text, location: token.location, width: 1 };
+    }
+    return undefined;
+  }
+
+  private parseUnary(): StarlarkValue {
+    const token = this.peek();
+    if (token.kind === "punct" && (token.text === "-" || token.text === "+" || token.text === "~")) {
+      this.position += 1;
+      const operand = this.parseUnary();
+      // A signed number literal is still a literal (`-1` reaches the builtin as an int, as in Starlark).
+      if (operand.kind === "int" && token.text !== "~") return { kind: "int", value: token.text === "-" ? -operand.value : operand.value };
+      if (operand.kind === "int") return { kind: "int", value: ~operand.value };
+      if (operand.kind === "float" && token.text !== "~") return { kind: "float", value: token.text === "-" ? -operand.value : operand.value };
+      this.noteUnsupported(`operators and arithmetic are not supported in rules files (found unary \`${token.text}\`)`, token.location);
+      return PLACEHOLDER;
+    }
+    const value = this.parseOperand();
+    return this.parseTrailers() ? PLACEHOLDER : value;
+  }
+
+  /** `.name`, `[index]` and `(arguments)` after an operand; true if there were any. */
+  private parseTrailers(): boolean {
+    let any = false;
+    while (true) {
+      const token = this.peek();
+      if (this.isPunct(token, ".")) {
+        this.position += 1;
+        this.noteUnsupported("attribute access is not supported in rules files (found `.`)", token.location);
+        this.expectKind("name", "expected an attribute name");
+      } else if (this.isPunct(token, "[")) {
+        this.position += 1;
+        this.noteUnsupported("indexing is not supported in rules files (found `[` after a value)", token.location);
+        this.parseSlice();
+      } else if (this.isPunct(token, "(")) {
+        this.position += 1;
+        this.noteUnsupported("only named functions can be called, as top-level statements (found `(` after a value)", token.location);
+        this.parseCallArguments();
+      } else {
+        return any;
+      }
+      any = true;
+    }
+  }
+
+  private parseSlice(): void {
+    let parts = 0;
+    while (!this.acceptPunct("]")) {
+      if (this.acceptPunct(":")) {
+        parts += 1;
+        continue;
+      }
+      if (parts > 2) this.unexpected(this.peek(), "expected `]`");
+      this.parseTest();
+      if (!this.isPunct(this.peek(), ":") && !this.isPunct(this.peek(), "]")) this.expectCommaOrClosing("]");
+      else if (this.isPunct(this.peek(), "]")) continue;
+    }
+  }
+
+  private parseOperand(): StarlarkValue {
+    const token = this.next();
     switch (token.kind) {
       case "string":
         return { kind: "string", value: token.value };
+      case "bytes":
+        return { kind: "bytes" };
+      case "unresolved":
+        return { kind: "unresolved", name: token.name, location: token.location };
       case "int":
         return { kind: "int", value: token.value };
       case "float":
         return { kind: "float", value: token.value };
       case "name":
-        return this.parseNamedValue(token.text, token.location);
+        if (token.text === "True" || token.text === "False") return { kind: "bool", value: token.text === "True" };
+        if (token.text === "None") return { kind: "none" };
+        if (this.isPunct(this.peek(), "(")) {
+          this.noteUnsupported(`function calls are only allowed as top-level statements (found call to \`${token.text}\`)`, token.location);
+        } else {
+          this.noteUnsupported(`variables are not supported in rules files (found \`${token.text}\`)`, token.location);
+        }
+        return PLACEHOLDER;
       case "punct":
-        if (token.text === "[") return { kind: "list", items: this.parseSequence("]") };
+        if (token.text === "[") return this.parseListOrComprehension();
         if (token.text === "{") return this.parseDict();
         if (token.text === "(") return this.parseParenthesized();
-        if (token.text === "-" || token.text === "+" || token.text === "~") {
-          return this.fail(`operators and arithmetic are not supported in rules files (found unary \`${token.text}\`)`, token.location);
+        if (token.text === "...") {
+          this.noteUnsupported("`...` is not supported in rules files", token.location);
+          return PLACEHOLDER;
         }
         return this.unexpected(token, "expected a value");
       case "keyword":
-        if (token.text === "lambda") return this.fail("`lambda` is not supported in rules files", token.location);
-        if (token.text === "not") return this.fail("operators are not supported in rules files (found `not`)", token.location);
-        return this.unexpected(token, "expected a value");
       case "newline":
       case "eof":
         return this.unexpected(token, "expected a value");
     }
   }
 
-  private parseNamedValue(name: string, location: SourceLocation): StarlarkValue {
-    if (name === "True" || name === "False") return { kind: "bool", value: name === "True" };
-    if (name === "None") return { kind: "none" };
-    const after = this.peek();
-    if (after.kind === "punct" && after.text === "(") {
-      return this.fail(`function calls are only allowed as top-level statements (found call to \`${name}\`)`, location);
+  /** `for x in y` and `if z` clauses after the first element of a comprehension; true if there were any. */
+  private parseComprehensionClauses(): boolean {
+    const first = this.peek();
+    if (!(first.kind === "keyword" && first.text === "for")) return false;
+    this.noteUnsupported("comprehensions are not supported in rules files (found `for`)", first.location);
+    while (true) {
+      const token = this.peek();
+      if (token.kind === "keyword" && token.text === "for") {
+        this.position += 1;
+        this.parseTargets();
+        this.expectKeyword("in");
+        this.parseBinaryLevel(0);
+      } else if (token.kind === "keyword" && token.text === "if") {
+        this.position += 1;
+        this.parseBinaryLevel(0);
+      } else {
+        return true;
+      }
     }
-    return this.fail(`variables are not supported in rules files (found \`${name}\`)`, location);
   }
 
-  /** Comma-separated values up to `closing`; a trailing comma is allowed. */
-  private parseSequence(closing: string): StarlarkValue[] {
-    const items: StarlarkValue[] = [];
-    while (!this.acceptPunct(closing)) {
-      items.push(this.parseValue());
-      this.expectCommaOrClosing(closing);
+  private parseListOrComprehension(): StarlarkValue {
+    if (this.acceptPunct("]")) return { kind: "list", items: [] };
+    const first = this.parseTest();
+    if (this.parseComprehensionClauses()) {
+      this.expectPunct("]", "expected `]`");
+      return PLACEHOLDER;
     }
-    return items;
+    const items = [first];
+    this.expectCommaOrClosing("]");
+    while (!this.acceptPunct("]")) {
+      items.push(this.parseTest());
+      this.expectCommaOrClosing("]");
+    }
+    return { kind: "list", items };
   }
 
   private parseParenthesized(): StarlarkValue {
     if (this.acceptPunct(")")) return { kind: "tuple", items: [] };
-    const first = this.parseValue();
+    const first = this.parseTest();
+    if (this.parseComprehensionClauses()) {
+      this.expectPunct(")", "expected `)`");
+      return PLACEHOLDER;
+    }
     if (this.acceptPunct(")")) return first;
     this.expectPunct(",", "expected `,` or `)`");
-    return { kind: "tuple", items: [first, ...this.parseSequence(")")] };
+    const items = [first];
+    while (!this.acceptPunct(")")) {
+      items.push(this.parseTest());
+      this.expectCommaOrClosing(")");
+    }
+    return { kind: "tuple", items };
   }
 
   private parseDict(): StarlarkValue {
     const entries: (readonly [StarlarkValue, StarlarkValue])[] = [];
     while (!this.acceptPunct("}")) {
-      const key = this.parseValue();
+      const key = this.parseTest();
       this.expectPunct(":", "expected `:`");
-      entries.push([key, this.parseValue()]);
+      const value = this.parseTest();
+      if (entries.length === 0 && this.parseComprehensionClauses()) {
+        this.expectPunct("}", "expected `}`");
+        return PLACEHOLDER;
+      }
+      entries.push([key, value]);
       this.expectCommaOrClosing("}");
     }
     return { kind: "dict", entries };
@@ -542,18 +979,18 @@ class Parser {
   private expectCommaOrClosing(closing: string): void {
     if (this.acceptPunct(",")) return;
     const token = this.peek();
-    if (!(token.kind === "punct" && token.text === closing)) this.unexpected(token, `expected \`,\` or \`${closing}\``);
-  }
-
-  private rejectContinuation(): void {
-    const after = this.peek();
-    const continuation = describeExpressionContinuation(after);
-    if (continuation !== undefined) this.fail(continuation, after.location);
+    if (!this.isPunct(token, closing)) this.unexpected(token, `expected \`,\` or \`${closing}\``);
   }
 
   private atStatementEnd(): boolean {
     const kind = this.peek().kind;
     return kind === "newline" || kind === "eof";
+  }
+
+  /** Where a trailing comma ends an expression list. */
+  private atExpressionEnd(): boolean {
+    const token = this.peek();
+    return this.atStatementEnd() || (token.kind === "punct" && [";", "=", ")", "]", "}", ":"].includes(token.text)) || AUGMENTED_ASSIGNMENTS.has(token.kind === "punct" ? token.text : "");
   }
 
   private peek(): Token {
@@ -570,13 +1007,31 @@ class Parser {
     return token;
   }
 
+  private isPunct(token: Token, text: string): boolean {
+    return token.kind === "punct" && token.text === text;
+  }
+
   private acceptPunct(text: string): boolean {
+    if (!this.isPunct(this.peek(), text)) return false;
+    this.position += 1;
+    return true;
+  }
+
+  private acceptKind(kind: "newline" | "eof"): boolean {
+    if (this.peek().kind !== kind) return false;
+    if (kind !== "eof") this.position += 1;
+    return true;
+  }
+
+  private expectKind(kind: "name", expectation: string): void {
+    if (this.peek().kind !== kind) this.unexpected(this.peek(), expectation);
+    this.position += 1;
+  }
+
+  private expectKeyword(text: string): void {
     const token = this.peek();
-    if (token.kind === "punct" && token.text === text) {
-      this.position += 1;
-      return true;
-    }
-    return false;
+    if (!(token.kind === "keyword" && token.text === text)) this.unexpected(token, `expected \`${text}\``);
+    this.position += 1;
   }
 
   private expectPunct(text: string, expectation: string): void {
@@ -587,7 +1042,15 @@ class Parser {
     return this.fail(`Parse error: unexpected ${describeToken(token)}, ${expectation}`, token.location);
   }
 
+  private noteArgumentError(reason: string, location: SourceLocation): void {
+    this.argumentError ??= new StarlarkError(this.path, location, reason, "syntax");
+  }
+
+  private noteUnsupported(reason: string, location: SourceLocation): void {
+    this.unsupported ??= { error: new StarlarkError(this.path, location, reason, "unsupported"), afterCalls: this.calls.length };
+  }
+
   private fail(reason: string, location: SourceLocation): never {
-    throw new StarlarkError(this.path, location, reason);
+    throw new StarlarkError(this.path, location, reason, "syntax");
   }
 }

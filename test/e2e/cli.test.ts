@@ -106,3 +106,111 @@ test("a bad --output-limit is refused before serving", async () => {
   expect(result.code).not.toBe(0);
   expect(result.stderr).toContain('--output-limit must be a positive number, got "lots"');
 });
+
+describe("check: command words are never options", () => {
+  test("-h, --help and citty-breaking words like -_ inside the command are data", async () => {
+    const dir = tempDir();
+    const rules = join(dir, "p.rules");
+    writeFileSync(rules, 'prefix_rule(pattern=["ls", "-h"], decision="prompt")\nprefix_rule(pattern=["-_"], decision="forbidden")\n');
+    for (const [command, decision] of [
+      [["ls", "-h"], "prompt"],
+      [["-_", "--_", "-x_"], "forbidden"],
+      [["--", "-_"], "forbidden"],
+      [["git", "--help"], undefined],
+      [["--x_", "-h"], undefined],
+    ] as const) {
+      const result = await run(["check", "-r", rules, ...command]);
+      expect({ command, code: result.code, stderr: result.stderr }).toEqual({ command, code: 0, stderr: "" });
+      expect(JSON.parse(result.stdout).decision).toBe(decision);
+    }
+  });
+
+  test("a missing rules file is an error even with -h in the command", async () => {
+    const result = await run(["check", "-r", join(tempDir(), "missing.rules"), "ls", "-h"]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain("failed to read policy at");
+  });
+
+  test("-h before the command prints check's usage, uncoloured, on stdout", async () => {
+    const result = await run(["check", "-h"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toStartWith("Evaluate a command against .rules files");
+    expect(result.stdout).not.toContain("\x1b[");
+  });
+
+  test("no input makes it print a stack trace", async () => {
+    for (const args of [["check"], ["check", "-r"], ["check", "-r", tempDir(), "ls"], ["check", "-r", "/dev/null", "--", "-_"]]) {
+      const result = await run(args);
+      expect(result.stderr).not.toMatch(/\n\s+at |TypeError|\/\$bunfs\//);
+    }
+  });
+});
+
+// One file per disagreement class of issue 13, with what the newest `codex
+// execpolicy check` answered for it. The server loads rules with the same
+// parser as `check`: it refuses to start on exactly the files `check` refuses,
+// naming the same place, and starts on the others.
+describe("rules parity: check and the server agree with Codex on each class", () => {
+  const classes: { name: string; rules: string; command: string[]; location?: string; decision?: string }[] = [
+    { name: "tab", rules: 'prefix_rule(pattern=["a"],\tdecision="prompt")\n', command: ["a"], location: "1:27" },
+    { name: "-h among the command words", rules: 'prefix_rule(pattern=["ls"])\n', command: ["ls", "-h"], decision: "allow" },
+    { name: "unknown string prefix", rules: 'prefix_rule(pattern=[R"a"])\n', command: ["a"], location: "1:23" },
+    { name: "byte-order mark", rules: '\ufeffprefix_rule(pattern=["a"])\n', command: ["a"], location: "1:1" },
+    { name: "U+0085 is whitespace", rules: 'prefix_rule(pattern=["a"], justification="\\u0085")\n', command: ["a"], location: "1:1" },
+    { name: "U+FEFF is not whitespace", rules: 'prefix_rule(pattern=["a"], justification="\\ufeff")\n', command: ["a"], decision: "allow" },
+    { name: "lone CR", rules: 'prefix_rule(pattern=["a"])\rprefix_rule(pattern=["b"])\n', command: ["a"], location: "1:27" },
+    {
+      name: "a later syntax error wins",
+      rules: 'prefix_rule(pattern=["a"], decision=-1)\nprefix_rule(pattern=["b"],\tdecision="prompt")\n',
+      command: ["a"],
+      location: "2:27",
+    },
+    { name: "invalid escape", rules: 'prefix_rule(pattern=["a"], justification="xx\\ud800")\n', command: ["a"], location: "1:45" },
+    { name: "backslash continuation", rules: 'prefix_rule(pattern=["a"], \\\ndecision="prompt")\n', command: ["a"], decision: "prompt" },
+    { name: "leading spaces", rules: '  prefix_rule(pattern=["a"])\n', command: ["a"], location: "1:1" },
+    { name: "columns count characters", rules: 'prefix_rule(pattern=["😀😀"], decision = "y" junk)\n', command: ["a"], location: "1:44" },
+    { name: "words citty misread", rules: 'prefix_rule(pattern=["-_"], decision="forbidden")\n', command: ["-_", "--_", "-x_"], decision: "forbidden" },
+    {
+      name: "network_rule",
+      rules: 'network_rule(host="example.com", protocol="https", decision="deny")\nprefix_rule(pattern=["a"], decision="prompt")\n',
+      command: ["a"],
+      decision: "prompt",
+    },
+  ];
+
+  test.each(classes)("$name", async ({ rules, command, location, decision }) => {
+    const env = isolatedEnv();
+    const file = join(env.CODEX_HOME!, "rules", "class.rules");
+    mkdirSync(join(env.CODEX_HOME!, "rules"));
+    writeFileSync(file, rules);
+
+    const explicit = await run(["check", "-r", file, "--", ...command], env);
+    const asServer = await run(["check", "--", ...command], env);
+    const server = Bun.spawn([SERVER_BINARY], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const [serverCode, serverErr] = await Promise.all([server.exited, new Response(server.stderr).text()]);
+
+    for (const result of [explicit, asServer]) {
+      if (location === undefined) {
+        expect(result.code).toBe(0);
+        expect(JSON.parse(result.stdout).decision).toBe(decision);
+      } else {
+        expect(result.code).toBe(1);
+        expect(result.stderr).toContain(`${file}:${location}:`);
+      }
+    }
+    if (location === undefined) {
+      expect(serverCode).toBe(0);
+    } else {
+      expect(serverCode).not.toBe(0);
+      expect(serverErr).toContain(`${file}:${location}:`);
+    }
+    const warned = /network_rule.*not enforced/;
+    if (rules.includes("network_rule")) {
+      expect(explicit.stderr).toMatch(warned);
+      expect(serverErr).toMatch(warned);
+    } else {
+      expect(serverErr).not.toMatch(warned);
+    }
+  });
+});

@@ -115,8 +115,8 @@ describe("loading (policy.md 2.3)", () => {
   test("syntax errors carry their own line and column", () => {
     const bad = write("bad.rules", 'prefix_rule(pattern=["ls"])\n  \n   prefix_rule(pattern=["git"])\n');
     const error = loadError(() => loadPolicyFromFiles([bad]));
-    expect(error.message).toBe(`failed to parse rules file ${bad}: ${bad}:3:4: starlark error: Parse error: unexpected indentation`);
-    expect([error.path, error.line, error.col]).toEqual([bad, 3, 4]);
+    expect(error.message).toBe(`failed to parse rules file ${bad}: ${bad}:3:1: starlark error: Parse error: unexpected indentation`);
+    expect([error.path, error.line, error.col]).toEqual([bad, 3, 1]);
   });
 
   test("evaluation errors carry the call's location", () => {
@@ -126,11 +126,30 @@ describe("loading (policy.md 2.3)", () => {
     expect([error.line, error.col]).toEqual([3, 1]);
   });
 
-  test("A17 (our dialect): host_executable is defined, unknown names are not", () => {
-    const bad = write("bad.rules", 'host_executable(name="git", paths=["/usr/bin/git"])\nnetwork_rule(host="example.com")\n');
+  test("A17 (our dialect): host_executable and network_rule are defined, unknown names are not", () => {
+    const bad = write("bad.rules", 'host_executable(name="git", paths=["/usr/bin/git"])\nweb_rule(host="example.com")\n');
     expect(loadError(() => loadPolicyFromFiles([bad])).message).toBe(
-      `failed to parse rules file ${bad}: ${bad}:2:1: starlark error: name \`network_rule\` is not defined: rules files can only call prefix_rule and host_executable`,
+      `failed to parse rules file ${bad}: ${bad}:2:1: starlark error: name \`web_rule\` is not defined: rules files can only call prefix_rule, host_executable and network_rule`,
     );
+  });
+
+  test("network_rule loads with one warning per file that it is not enforced", () => {
+    const rules = write(
+      "net.rules",
+      'network_rule(host="Example.COM:443", protocol="https", decision="deny")\nnetwork_rule(host="a.b", protocol="socks5_udp", decision="allow", justification="x")\nprefix_rule(pattern=["ls"])\n',
+    );
+    const plain = write("plain.rules", 'prefix_rule(pattern=["cat"])\n');
+    const warnings: string[] = [];
+    const policy = loadPolicyFromFiles([rules, plain], { onWarning: (message) => warnings.push(message) });
+    expect(policy.rulesFor("ls")).toHaveLength(1);
+    expect(warnings).toEqual([`${rules}: 2 network_rule(...) call(s) checked but not enforced: this server does not filter network traffic by host`]);
+  });
+
+  test("a byte-order mark is refused, as Codex refuses it", () => {
+    const bom = write("bom.rules", '\ufeffprefix_rule(pattern=["ls"])\n');
+    const error = loadError(() => loadPolicyFromFiles([bom]));
+    expect([error.line, error.col]).toEqual([1, 1]);
+    expect(error.message).toContain("Parse error: invalid input");
   });
 
   test("a file that cannot be read", () => {

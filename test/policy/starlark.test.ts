@@ -107,16 +107,16 @@ describe("rejected syntax names what was found and where", () => {
     ["if", "if True:\n    prefix_rule(pattern=['a'])", "p.rules:1:1", "`if` statements are not supported"],
     ["for", "for p in ['a']:\n    prefix_rule(pattern=[p])", "p.rules:1:1", "`for` loops are not supported"],
     ["assignment", "x = ['git']", "p.rules:1:3", "assignments and variables are not supported in rules files (found `x =`)"],
-    ["augmented assignment", "x += 1", "p.rules:1:3", "assignments are not supported in rules files (found `+=`)"],
+    ["augmented assignment", "x += 1", "p.rules:1:3", "assignments and variables are not supported in rules files (found `x +=`)"],
     ["variable use", "prefix_rule(pattern=GIT)", "p.rules:1:21", "variables are not supported in rules files (found `GIT`)"],
     ["arithmetic", 'prefix_rule(pattern=["a"] + ["b"])', "p.rules:1:27", "operators and arithmetic are not supported in rules files (found `+`)"],
     ["string concatenation", 'prefix_rule(pattern=["a" + "b"])', "p.rules:1:26", "(found `+`)"],
     ["percent formatting", 'prefix_rule(pattern=["%s" % "a"])', "p.rules:1:27", "(found `%`)"],
-    ["unary minus", "f(-1)", "p.rules:1:3", "(found unary `-`)"],
-    ["f-string", 'prefix_rule(pattern=[f"{x}"])', "p.rules:1:22", "f-strings are not supported in rules files"],
-    ["bytes", 'f(b"x")', "p.rules:1:3", "bytes literals are not supported"],
+    ["unary minus on a string", 'f(-"a")', "p.rules:1:3", "(found unary `-`)"],
+    ["prefixed string", 'f(u"x")', "p.rules:1:4", "Parse error: unexpected string literal"],
+    ["upper-case raw prefix", 'f(R"x")', "p.rules:1:4", "Parse error: unexpected string literal"],
     ["attribute access", 'prefix_rule(pattern="a b".split())', "p.rules:1:26", "attribute access is not supported in rules files (found `.`)"],
-    ["attribute call statement", "native.prefix_rule()", "p.rules:1:7", "attribute access is not supported"],
+    ["attribute call statement", "native.prefix_rule()", "p.rules:1:1", "variables are not supported in rules files (found `native`)"],
     ["indexing", 'f(["a"][0])', "p.rules:1:8", "indexing is not supported"],
     ["nested call", 'prefix_rule(pattern=list("ab"))', "p.rules:1:21", "function calls are only allowed as top-level statements (found call to `list`)"],
     ["comprehension", "f([x for x in y])", "p.rules:1:4", "variables are not supported"],
@@ -125,7 +125,7 @@ describe("rejected syntax names what was found and where", () => {
     ["lambda", "f(lambda: 1)", "p.rules:1:3", "`lambda` is not supported"],
     ["not", "f(not True)", "p.rules:1:3", "(found `not`)"],
     ["comparison", 'f("a" == "b")', "p.rules:1:7", "(found `==`)"],
-    ["adjacent strings", 'f("a" "b")', "p.rules:1:7", "Starlark does not concatenate adjacent string literals"],
+    ["adjacent strings", 'f("a" "b")', "p.rules:1:7", "Parse error: unexpected string literal"],
     ["kwargs unpacking", "f(**kw)", "p.rules:1:3", "argument unpacking (`**`) is not supported"],
     ["positional after named", 'f(a="x", "y")', "p.rules:1:10", "positional argument after named argument"],
     ["repeated keyword", 'f(a="x", a="y")', "p.rules:1:10", "argument `a` is repeated"],
@@ -135,16 +135,28 @@ describe("rejected syntax names what was found and where", () => {
     ["two calls on a line", "f() g()", "p.rules:1:5", "Parse error: unexpected identifier `g`, expected new line"],
     ["unterminated string", 'f("abc)\n', "p.rules:1:3", "Parse error: unfinished string literal"],
     ["unterminated triple string", 'f("""abc)\n', "p.rules:1:3", "Parse error: unfinished string literal"],
-    ["bad escape", 'f("\\x4")', "p.rules:1:3", "Parse error: invalid string escape sequence `\\x4`"],
+    ["bad escape", 'f("\\x4")', "p.rules:1:4", "Parse error: invalid string escape sequence `\\x4`"],
     ["invalid character", "f($x)", "p.rules:1:3", "Parse error: invalid input `$`"],
-    ["surrogate escape", 'f("\\ud800")', "p.rules:1:3", "invalid string escape sequence `\\ud800`"],
+    ["surrogate escape", 'f("\\ud800")', "p.rules:1:4", "invalid string escape sequence `\\ud800`"],
     ["leading zero", "f(01)", "p.rules:1:3", "integer cannot have leading 0"],
-    ["indentation", "f()\n  g()", "p.rules:2:3", "Parse error: unexpected indentation"],
+    ["indentation", "f()\n  g()", "p.rules:2:1", "Parse error: unexpected indentation"],
+    ["leading spaces", "  f()", "p.rules:1:1", "Parse error: unexpected indentation"],
+    ["a lexical error wins over argument order", 'f(a="x", d\u00e9cision="y")', "p.rules:1:11", "Parse error: invalid input `é`"],
+    ["ellipsis", "f(x=...)", "p.rules:1:5", "`...` is not supported"],
+    ["tab", 'f(a="x",\tb="y")', "p.rules:1:9", "Parse error: tabs are not allowed"],
+    ["byte-order mark", "\ufefff()", "p.rules:1:1", "Parse error: invalid input"],
+    ["lone carriage return", "f()\rg()", "p.rules:1:4", "Parse error: invalid input"],
+    ["backslash not before a newline", "f() \\ g()", "p.rules:1:5", "Parse error: invalid input `\\`"],
+    ["columns count characters", 'f("😀😀") g()', "p.rules:1:9", "Parse error: unexpected identifier `g`"],
+    ["escape on a later line of a triple-quoted string", 'f("""ab\nc\\x4""")', "p.rules:2:2", "invalid string escape sequence"],
     ["bare literal statement", "42", "p.rules:1:1", "only function calls such as prefix_rule(...) are allowed at top level (found number `42`)"],
     ["bare list statement", '["a"]', "p.rules:1:1", "(found `[`)"],
     ["return", "return", "p.rules:1:1", "`return` is not supported"],
-    ["import", "import os", "p.rules:1:1", "`import` is not supported in rules files"],
-    ["error on a later line", 'f(\n  "a",\n  b = 1 +\n)', "p.rules:3:9", "(found `+`)"],
+    ["reserved word", "import os", "p.rules:1:1", "Parse error: unexpected keyword `import`"],
+    ["unsupported on a later line", 'f(\n  "a",\n  b = 1 + 2\n)', "p.rules:3:9", "(found `+`)"],
+    ["syntax error after an unsupported operator in the same call", 'f(\n  "a",\n  b = 1 +\n)', "p.rules:4:1", "Parse error: unexpected `)`"],
+    ["nested blocks parse", "def f(a, *b, c=1, **d):\n    if a:\n        return [x for x in b if x]\n    else:\n        pass\nf(1)", "p.rules:1:1", "function definitions"],
+    ["lambda, slices, dict comprehension", 'f(lambda x: x[1:2], {k: v for k, v in y}, not a in b)', "p.rules:1:3", "`lambda` is not supported"],
   ];
   test.each(vectors)("%s", (_id, source, location, reason) => {
     const error = parseError(source);
@@ -152,20 +164,46 @@ describe("rejected syntax names what was found and where", () => {
     expect(error.reason).toContain(reason);
   });
 
-  test("an earlier unsupported statement is reported before a later lexical error", () => {
-    expect(parseError('x = 1\nf("unterminated').message).toStartWith("p.rules:1:3:");
+  test("a later syntax error wins over an earlier unsupported statement, as Starlark parses the whole file first", () => {
+    expect(parseError('x = 1\nf("unterminated').message).toStartWith("p.rules:2:3:");
+    expect(parseError("f(-1)\nf(a=1,\tb=2)").message).toStartWith("p.rules:2:7:");
+    expect(parseError("f(-1)\ng() h()").message).toStartWith("p.rules:2:5:");
+    // Blocks are parsed (then refused) rather than mistaken for stray indentation.
+    expect(parseError("def f():\n    pass\nf(-1)").message).toStartWith("p.rules:1:1:");
+  });
+
+  test("backslash-newline continues a logical line, also with CRLF", () => {
+    expect(parseStarlark("p.rules", 'f(a="x", \\\nb="y")\nf \\\r\n()\n').map((call) => call.callee)).toEqual(["f", "f"]);
+  });
+
+  test("f-strings without placeholders are strings; a placeholder names an undefined variable", () => {
+    expect(argumentValue('f"a{{b}}"')).toEqual(str("a{b}"));
+    expect(argumentValue('fr"\\d"')).toEqual(str("\\d"));
+    const error = rulesError('prefix_rule(pattern=["a"])\nprefix_rule(pattern=[f"{x}"])');
+    expect(error.message).toBe("test.rules:2:25: starlark error: Variable `x` not found");
+  });
+
+  test("bytes literals (later Codex) are values no builtin accepts", () => {
+    expect(argumentValue('b"x"')).toEqual({ kind: "bytes" });
+    expect(rulesError('prefix_rule(pattern=[rb"a"])').reason).toContain("(got bytes)");
   });
 
   test("unknown functions are not defined, and are reported before any call runs", () => {
-    const error = rulesError('prefix_rule(pattern=["git"], decision="ask")\nnetwork_rule(host="x")');
+    const error = rulesError('prefix_rule(pattern=["git"], decision="ask")\nweb_rule(host="x")');
     expect(error.message).toBe(
-      "test.rules:2:1: starlark error: name `network_rule` is not defined: rules files can only call prefix_rule and host_executable",
+      "test.rules:2:1: starlark error: name `web_rule` is not defined: rules files can only call prefix_rule, host_executable and network_rule",
     );
     expect(rulesError("foo()").reason).toStartWith("name `foo` is not defined");
     expect(rulesError('print("x")').reason).toStartWith("calling `print` is not supported");
   });
 
   test("syntax errors anywhere in the file win over evaluation errors", () => {
-    expect(rulesError('prefix_rule(pattern=[], decision="ask")\nx = 1').location).toEqual({ line: 2, col: 3 });
+    expect(rulesError('prefix_rule(pattern=[], decision="ask")\nx = = 1').location).toEqual({ line: 2, col: 5 });
+  });
+
+  test("calls before an unsupported statement run first, as Starlark would run them", () => {
+    expect(rulesError('prefix_rule(pattern=[], decision="ask")\nx = 1').location).toEqual({ line: 1, col: 1 });
+    expect(rulesError('x = 1\nprefix_rule(pattern=[], decision="ask")').location).toEqual({ line: 1, col: 3 });
+    expect(rulesError("prefix_rule(pattern=[-1])").reason).toContain("(got int)");
   });
 });
