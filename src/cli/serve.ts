@@ -7,6 +7,7 @@ import { DEFAULT_APPROVAL_TIMEOUT_MS } from "../mcp/approval.ts";
 import { serveStdio } from "../mcp/server.ts";
 import { loadDefaultPolicy, RulesLoadError, type Policy } from "../policy/index.ts";
 import { configureLogging, LOG_LEVEL_ARG } from "./logging.ts";
+import { describeRulesSource, rulesSources } from "./rules-sources.ts";
 import { resolveWrapperPath } from "./wrapper-path.ts";
 
 export const serveCommand = defineCommand({
@@ -41,6 +42,7 @@ export const serveCommand = defineCommand({
     try {
       // Loaded once: a broken rules file stops the server here, naming file:line:col.
       policy = loadDefaultPolicy(process.env);
+      for (const source of rulesSources(process.env)) consola.info(`rules: ${describeRulesSource(source)}`);
     } catch (error) {
       if (!(error instanceof RulesLoadError)) throw error;
       consola.error(error.message);
