@@ -14,6 +14,7 @@ import { LAUNCHER_FAILURE_EXIT_CODE } from "../sandbox/linux-launcher.ts";
 import { planSandboxedCommand } from "../sandbox/launch.ts";
 import { parseAnySandboxState, readOnlyPathsNotice } from "../sandbox/permission-profile.ts";
 import { defaultSandboxState, hasFullDiskWriteAccess, SandboxStateError, writableRoots, type SandboxState } from "../sandbox/policy.ts";
+import { AlwaysAllow, alwaysAllowRulesPath } from "./always-allow.ts";
 import { askApproval } from "./approval.ts";
 import { startProgress } from "./progress.ts";
 import { parseShellArgs, SERVER_INSTRUCTIONS, SHELL_TOOL, SHELL_TOOL_NAME } from "./schema.ts";
@@ -85,6 +86,7 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
     },
   );
   const hub = new SocketHub();
+  const alwaysAllow = new AlwaysAllow(alwaysAllowRulesPath(config.env), config.policy, config.log);
   const running = new Set<AbortController>();
   // The last state sent with codex/sandbox-state/update, kept as sent: a
   // profile's `skip` entries are resolved when each call starts.
@@ -127,16 +129,18 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
     running.add(abort);
     // Set once the call starts; approval questions stop its clock.
     let deadline: Deadline | undefined;
+    const sandboxWritableRoots = hasFullDiskWriteAccess(sandbox.sandboxPolicy)
+      ? "everything"
+      : realRoots(writableRoots(sandbox.sandboxPolicy, sandbox.sandboxCwd, config.env));
     const decide = createExecDecider({
       policy: config.policy,
       preserveProgramPaths: config.preserveProgramPaths,
-      sandboxWritableRoots: hasFullDiskWriteAccess(sandbox.sandboxPolicy)
-        ? "everything"
-        : realRoots(writableRoots(sandbox.sandboxPolicy, sandbox.sandboxCwd, config.env)),
-      ask: async (message) => {
+      sandboxWritableRoots,
+      alwaysAllow: alwaysAllow.forCall(sandboxWritableRoots),
+      ask: async (message, offer) => {
         deadline?.pause();
         try {
-          return await askApproval(message, { server, timeoutMs: config.approvalTimeoutMs, signal: abort.signal });
+          return await askApproval(message, offer, { server, timeoutMs: config.approvalTimeoutMs, signal: abort.signal });
         } finally {
           deadline?.resume();
         }
