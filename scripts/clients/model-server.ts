@@ -68,6 +68,9 @@ export function startScriptedModel(options: { command: string; workdir: string }
   const requestLog: string[] = [];
   const shellArgs = { command: options.command, workdir: options.workdir, timeout_ms: 20_000 };
 
+  /** Claude: the tool_use ids of our shell calls, and whether ToolSearch was asked already. */
+  const shellCallIds = new Set<string>();
+  let searched = false;
   const setOffered = (names: string[]) => {
     offeredTools.splice(0, offeredTools.length, ...names);
   };
@@ -125,8 +128,20 @@ export function startScriptedModel(options: { command: string; workdir: string }
       ["message_stop", { type: "message_stop" }],
     ];
     const tool = pickShellTool(names);
-    if (results.length > 0 || tool === undefined) {
-      for (const result of results) if (isRecord(result)) toolResults.push(resultText(result.content));
+    const shellResults = results.filter((result) => isRecord(result) && shellCallIds.has(String(result.tool_use_id)));
+    // Claude Code defers MCP tools behind its ToolSearch tool: ask it for ours first, as a model would.
+    if (tool === undefined && shellResults.length === 0 && names.includes("ToolSearch") && !searched) {
+      searched = true;
+      return sse([
+        start,
+        ["content_block_start", { type: "content_block_start", index: 0, content_block: { type: "tool_use", id: nextId("toolu"), name: "ToolSearch", input: {} } }],
+        ["content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "input_json_delta", partial_json: JSON.stringify({ query: "select:mcp__shell__shell", max_results: 5 }) } }],
+        ["content_block_stop", { type: "content_block_stop", index: 0 }],
+        ...stop("tool_use"),
+      ]);
+    }
+    if (shellResults.length > 0 || tool === undefined) {
+      for (const result of shellResults) if (isRecord(result)) toolResults.push(resultText(result.content));
       const text = tool === undefined ? `no shell tool offered: ${names.join(", ")}` : "done";
       return sse([
         start,
@@ -136,9 +151,11 @@ export function startScriptedModel(options: { command: string; workdir: string }
         ...stop("end_turn"),
       ]);
     }
+    const callId = nextId("toolu");
+    shellCallIds.add(callId);
     return sse([
       start,
-      ["content_block_start", { type: "content_block_start", index: 0, content_block: { type: "tool_use", id: nextId("toolu"), name: tool, input: {} } }],
+      ["content_block_start", { type: "content_block_start", index: 0, content_block: { type: "tool_use", id: callId, name: tool, input: {} } }],
       ["content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "input_json_delta", partial_json: JSON.stringify(shellArgs) } }],
       ["content_block_stop", { type: "content_block_stop", index: 0 }],
       ...stop("tool_use"),

@@ -9,9 +9,9 @@
 // fail on a machine without network, which is fine.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { SERVER_PATH_PLACEHOLDER, snippet } from "./readme-snippets.ts";
+import { SERVER_PATH_PLACEHOLDER, shellCommands, snippet } from "./readme-snippets.ts";
 import { startScriptedModel } from "./model-server.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -153,6 +153,79 @@ async function codexScenario(spec: ClientSpec, bin: string, version: string, san
   }
 }
 
+/** Runs a README `sh` snippet's commands with the CLI and the server put in. */
+async function runReadmeCommands(client: string, bin: string, env: Record<string, string>, cwd: string): Promise<void> {
+  for (const line of shellCommands(snippet(client, "sh"))) {
+    const [program, ...args] = line.replaceAll(SERVER_PATH_PLACEHOLDER, SERVER).split(" ");
+    if (program !== basename(bin)) throw new Error(`README ${client} command does not start with ${basename(bin)}: ${line}`);
+    const result = await run([bin, ...args], { env, cwd });
+    if (result.code !== 0) throw new Error(`\`${line}\` failed (${result.code}): ${last(result.stderr)} ${last(result.stdout)}`);
+  }
+}
+
+function mergeJson(path: string, extra: Record<string, unknown>): void {
+  const current: Record<string, unknown> = existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>) : {};
+  writeFileSync(path, JSON.stringify({ ...current, ...extra }, null, 2));
+}
+
+/**
+ * Claude Code and Gemini CLI: installed as the README says, one headless
+ * prompt. `promptRule` adds a `prompt` rule for `touch` in ~/.codex/rules
+ * (these clients do not pass CODEX_HOME), `hook` the README's Elicitation hook.
+ */
+async function agentScenario(
+  spec: ClientSpec,
+  bin: string,
+  version: string,
+  scenario: { name: string; promptRule: boolean; hook: boolean; expectWrite: boolean; expectInOutput?: string },
+): Promise<void> {
+  const { workspace, marker, target, command } = scenarioSetup(`${spec.id}-${scenario.name.replace(/\W+/g, "-")}`);
+  const home = mkdtempSync(join(cache, "work", "home-"));
+  const model = startScriptedModel({ command, workdir: workspace });
+  try {
+    if (scenario.promptRule) {
+      mkdirSync(join(home, ".codex/rules"), { recursive: true });
+      writeFileSync(join(home, ".codex/rules/default.rules"), 'prefix_rule(pattern=["touch"], decision="prompt")\n');
+    }
+    const base = cliEnv(home, {});
+    let env: Record<string, string>;
+    let argv: string[];
+    if (spec.id === "claude") {
+      await runReadmeCommands("Claude Code", bin, base, workspace);
+      mkdirSync(join(home, ".claude"), { recursive: true });
+      const settings = JSON.parse(snippet("Claude Code", "json")) as Record<string, unknown>;
+      const hooks = scenario.hook ? (JSON.parse(snippet("Claude Code, headless approvals", "json")) as Record<string, unknown>) : {};
+      mergeJson(join(home, ".claude/settings.json"), { ...settings, ...hooks });
+      env = { ...base, ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "scripted-model-key", DISABLE_AUTOUPDATER: "1", DISABLE_TELEMETRY: "1" };
+      argv = [bin, "-p", "run the command"];
+    } else {
+      await runReadmeCommands("Gemini CLI", bin, base, workspace);
+      mkdirSync(join(home, ".gemini/policies"), { recursive: true });
+      writeFileSync(join(home, ".gemini/policies/shell.toml"), snippet("Gemini CLI", "toml"));
+      // Only what points Gemini at the scripted model.
+      mergeJson(join(home, ".gemini/settings.json"), { security: { auth: { selectedType: "gemini-api-key" } } });
+      env = { ...base, GEMINI_API_KEY: "scripted-model-key", GOOGLE_GEMINI_BASE_URL: model.url };
+      argv = [bin, "-p", "run the command"];
+    }
+    const result = await run(argv, { cwd: workspace, env });
+    const seen = model.toolResults.join("\n");
+    const wrote = existsSync(target);
+    const reached = seen.includes(marker);
+    const ok = reached && wrote === scenario.expectWrite && (scenario.expectInOutput === undefined || seen.includes(scenario.expectInOutput));
+    const detail = reached
+      ? `output reached the model; write ${wrote ? "allowed" : "denied"} (${seen.replace(/\s+/g, " ").slice(0, 300)})`
+      : `no output reached the model (exit ${result.code}; tools offered: ${model.offeredTools.join(", ") || "none"}; requests: ${model.requestLog.join(", ")})\n${last(result.stderr)}\n${last(result.stdout)}`;
+    report({ client: spec.id, version, scenario: scenario.name, ok, detail });
+    if (values.verbose) console.log(result.stdout, result.stderr, seen, model.requestLog);
+  } catch (error) {
+    report({ client: spec.id, version, scenario: scenario.name, ok: false, detail: error instanceof Error ? error.message : String(error) });
+  } finally {
+    model.stop();
+    rmSync(home, { recursive: true, force: true });
+    rmSync(workspace, { recursive: true, force: true });
+  }
+}
+
 for (const spec of CLIENTS) {
   if (only !== undefined && !only.includes(spec.id)) continue;
   let installed: { bin: string; version: string };
@@ -165,6 +238,19 @@ for (const spec of CLIENTS) {
   if (spec.id.startsWith("codex")) {
     await codexScenario(spec, installed.bin, installed.version, "read-only");
     await codexScenario(spec, installed.bin, installed.version, "workspace-write");
+  } else {
+    // No sandbox state from these clients: the default read-only sandbox.
+    await agentScenario(spec, installed.bin, installed.version, { name: "default sandbox", promptRule: false, hook: false, expectWrite: false });
+    await agentScenario(spec, installed.bin, installed.version, {
+      name: "prompt rule, nobody to ask",
+      promptRule: true,
+      hook: false,
+      expectWrite: false,
+      expectInOutput: "Execution denied",
+    });
+    if (spec.id === "claude") {
+      await agentScenario(spec, installed.bin, installed.version, { name: "prompt rule, Elicitation hook accepts", promptRule: true, hook: true, expectWrite: true });
+    }
   }
 }
 
