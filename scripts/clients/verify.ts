@@ -109,11 +109,18 @@ function scenarioSetup(label: string) {
   return { workspace, marker, target, command };
 }
 
-async function codexScenario(spec: ClientSpec, bin: string, version: string, sandbox: "read-only" | "workspace-write"): Promise<void> {
-  const { workspace, marker, target, command } = scenarioSetup(`${spec.id}-${sandbox}`);
+/**
+ * `--sandbox <mode>` as configured by the README. With `promptRule`, a
+ * non-default CODEX_HOME holds a `prompt` rule for `touch`: the server sees it
+ * only if Codex passes CODEX_HOME on (`env_vars`), and `codex exec` cannot ask,
+ * so the write is denied with our message.
+ */
+async function codexScenario(spec: ClientSpec, bin: string, version: string, sandbox: "read-only" | "workspace-write", promptRule = false): Promise<void> {
+  const { workspace, marker, target, command } = scenarioSetup(`${spec.id}-${sandbox}${promptRule ? "-rule" : ""}`);
   const home = mkdtempSync(join(cache, "work", "home-"));
   const codexHome = join(home, "codex-home");
-  mkdirSync(codexHome);
+  mkdirSync(join(codexHome, "rules"), { recursive: true });
+  if (promptRule) writeFileSync(join(codexHome, "rules/default.rules"), 'prefix_rule(pattern=["touch"], decision="prompt")\n');
   const model = startScriptedModel({ command, workdir: workspace });
   try {
     const readme = snippet("Codex", "toml").replaceAll(SERVER_PATH_PLACEHOLDER, SERVER);
@@ -139,12 +146,12 @@ async function codexScenario(spec: ClientSpec, bin: string, version: string, san
     const seen = model.toolResults.join("\n");
     const wrote = existsSync(target);
     const reached = seen.includes(marker);
-    const expectWrite = sandbox === "workspace-write";
-    const ok = reached && wrote === expectWrite;
+    const expectWrite = sandbox === "workspace-write" && !promptRule;
+    const ok = reached && wrote === expectWrite && (!promptRule || seen.includes("Execution denied"));
     const detail = reached
       ? `output reached the model; write ${wrote ? "allowed" : "denied"} (${last(seen, 1).slice(0, 300)})`
       : `no output reached the model (exit ${result.code}; tools offered: ${model.offeredTools.join(", ") || "none"}; model requests: ${model.modelRequests.length})\n${last(result.stderr)}\n${last(result.stdout)}`;
-    report({ client: spec.id, version, scenario: `--sandbox ${sandbox}`, ok, detail });
+    report({ client: spec.id, version, scenario: `--sandbox ${sandbox}${promptRule ? ", prompt rule in a non-default CODEX_HOME" : ""}`, ok, detail });
     if (values.verbose) console.log(result.stdout, result.stderr, seen, model.requestLog);
   } finally {
     model.stop();
@@ -205,7 +212,8 @@ async function agentScenario(
       // Only what points Gemini at the scripted model.
       mergeJson(join(home, ".gemini/settings.json"), { security: { auth: { selectedType: "gemini-api-key" } } });
       env = { ...base, GEMINI_API_KEY: "scripted-model-key", GOOGLE_GEMINI_BASE_URL: model.url };
-      argv = [bin, "-p", "run the command"];
+      // A fresh workspace is not a trusted folder; headless Gemini then refuses to start.
+      argv = [bin, "--skip-trust", "-p", "run the command"];
     }
     const result = await run(argv, { cwd: workspace, env });
     const seen = model.toolResults.join("\n");
@@ -238,6 +246,7 @@ for (const spec of CLIENTS) {
   if (spec.id.startsWith("codex")) {
     await codexScenario(spec, installed.bin, installed.version, "read-only");
     await codexScenario(spec, installed.bin, installed.version, "workspace-write");
+    await codexScenario(spec, installed.bin, installed.version, "workspace-write", true);
   } else {
     // No sandbox state from these clients: the default read-only sandbox.
     await agentScenario(spec, installed.bin, installed.version, { name: "default sandbox", promptRule: false, hook: false, expectWrite: false });
