@@ -5,8 +5,8 @@ import { accessSync, constants, mkdirSync, rmSync, writeFileSync } from "node:fs
 import { join } from "node:path";
 import { cacheRoot, resolveBash } from "../exec/bash.ts";
 import { landlockAbiVersion } from "../ffi/landlock.ts";
-import { defaultRulesFiles, loadPolicyFromFiles } from "../policy/index.ts";
 import { LINUX_SANDBOX_ARGV0 } from "../sandbox/launch.ts";
+import { describeRulesSource, rulesSources } from "./rules-sources.ts";
 import { resolveWrapperPath, WRAPPER_NAME } from "./wrapper-path.ts";
 
 type Verdict = "ok" | "warn" | "FAIL";
@@ -67,9 +67,11 @@ export function runDoctor(args: { bash?: string; execve?: string; allowUnsandbox
   findings.push(attempt("wrapper", () => `${resolveWrapperPath(args.execve, env)} (${WRAPPER_NAME})`));
   findings.push(
     attempt("rules", () => {
-      const files = defaultRulesFiles(env);
-      loadPolicyFromFiles(files);
-      return files.length === 0 ? "no .rules files (every exec runs in the sandbox; dangerous ones prompt)" : `${files.length} file(s) load: ${files.join(", ")}`;
+      const sources = rulesSources(env);
+      const summary = sources.map(describeRulesSource).join("; ");
+      return sources.every((source) => source.files.length === 0)
+        ? `${summary} (every exec runs in the sandbox; dangerous ones prompt)`
+        : summary;
     }),
   );
   if (process.platform === "linux") {

@@ -8,6 +8,7 @@ import { serveStdio } from "../mcp/server.ts";
 import { isVariableName } from "../policy/escalation-env.ts";
 import { loadDefaultPolicy, RulesLoadError, type Policy } from "../policy/index.ts";
 import { configureLogging, LOG_LEVEL_ARG } from "./logging.ts";
+import { describeRulesSource, rulesSources } from "./rules-sources.ts";
 import { resolveWrapperPath } from "./wrapper-path.ts";
 
 export const serveCommand = defineCommand({
@@ -53,6 +54,7 @@ export const serveCommand = defineCommand({
     try {
       // Loaded once: a broken rules file stops the server here, naming file:line:col.
       policy = loadDefaultPolicy(process.env, undefined, { onWarning: (message) => consola.warn(message) });
+      for (const source of rulesSources(process.env)) consola.info(`rules: ${describeRulesSource(source)}`);
     } catch (error) {
       if (!(error instanceof RulesLoadError)) throw error;
       consola.error(error.message);

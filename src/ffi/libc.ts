@@ -29,6 +29,7 @@ export const libc = dlopen(LIBC_PATH, {
   syscall: { args: [i64, u64, u64, u64, u64], returns: i64 },
   _exit: { args: [i32], returns: voidType },
   open: { args: [ptr, i32, i32], returns: i32 },
+  flock: { args: [i32, i32], returns: i32 },
 }).symbols;
 
 // Linux only (macOS has no fexecve); null elsewhere.

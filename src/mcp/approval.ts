@@ -7,7 +7,7 @@ import type { ApprovalAnswer } from "../policy/decide.ts";
 
 export const DEFAULT_APPROVAL_TIMEOUT_MS = 5 * 60 * 1000;
 
-/** Exactly the schema the reference sends. */
+/** Exactly the schema the reference sends... */
 const REQUESTED_SCHEMA = {
   type: "object",
   title: "Execution Permission Request",
@@ -16,6 +16,26 @@ const REQUESTED_SCHEMA = {
   },
 } as const;
 
+/** ...plus, when a prefix may be allowed for good, this optional field (a client that ignores it loses nothing). */
+export const ALWAYS_ALLOW_FIELD = "always_allow";
+
+function requestedSchema(offer: readonly string[] | null) {
+  if (offer === null) return REQUESTED_SCHEMA;
+  const prefix = offer.join(" ");
+  return {
+    ...REQUESTED_SCHEMA,
+    properties: {
+      ...REQUESTED_SCHEMA.properties,
+      [ALWAYS_ALLOW_FIELD]: {
+        type: "boolean",
+        title: `Always allow \`${prefix}\``,
+        description: `Also allow commands starting with \`${prefix}\` from now on, without asking (saved to $CODEX_HOME/rules/default.rules)`,
+        default: false,
+      },
+    },
+  };
+}
+
 export interface ApprovalOptions {
   server: Server;
   timeoutMs: number;
@@ -23,7 +43,11 @@ export interface ApprovalOptions {
   signal: AbortSignal;
 }
 
-export async function askApproval(message: string, { server, timeoutMs, signal }: ApprovalOptions): Promise<ApprovalAnswer> {
+export async function askApproval(
+  message: string,
+  offer: readonly string[] | null,
+  { server, timeoutMs, signal }: ApprovalOptions,
+): Promise<ApprovalAnswer> {
   if (server.getClientCapabilities()?.elicitation === undefined) {
     return {
       kind: "unavailable",
@@ -33,11 +57,11 @@ export async function askApproval(message: string, { server, timeoutMs, signal }
   try {
     // A plain request, so the schema goes out exactly as the reference's.
     const result = await server.request(
-      { method: "elicitation/create", params: { message, requestedSchema: REQUESTED_SCHEMA } },
+      { method: "elicitation/create", params: { message, requestedSchema: requestedSchema(offer) } },
       ElicitResultSchema,
       { timeout: timeoutMs, signal },
     );
-    if (result.action === "accept") return { kind: "accept" };
+    if (result.action === "accept") return { kind: "accept", alwaysAllow: result.content?.[ALWAYS_ALLOW_FIELD] === true };
     return { kind: result.action === "decline" ? "decline" : "cancel" };
   } catch (error) {
     const detail = signal.aborted ? "the tool call was cancelled" : (error as Error).message;

@@ -12,14 +12,9 @@ import { createExecDecider, realRoots } from "../policy/decide.ts";
 import type { Policy } from "../policy/index.ts";
 import { LAUNCHER_FAILURE_EXIT_CODE } from "../sandbox/linux-launcher.ts";
 import { planSandboxedCommand } from "../sandbox/launch.ts";
-import {
-  defaultSandboxState,
-  hasFullDiskWriteAccess,
-  parseSandboxState,
-  SandboxStateError,
-  writableRoots,
-  type SandboxState,
-} from "../sandbox/policy.ts";
+import { parseAnySandboxState, readOnlyPathsNotice } from "../sandbox/permission-profile.ts";
+import { defaultSandboxState, hasFullDiskWriteAccess, SandboxStateError, writableRoots, type SandboxState } from "../sandbox/policy.ts";
+import { AlwaysAllow, alwaysAllowRulesPath } from "./always-allow.ts";
 import { askApproval } from "./approval.ts";
 import { startProgress } from "./progress.ts";
 import { parseShellArgs, SERVER_INSTRUCTIONS, SHELL_TOOL, SHELL_TOOL_NAME } from "./schema.ts";
@@ -44,8 +39,10 @@ export interface ExecServerConfig {
 }
 
 export const SANDBOX_STATE_METHOD = "codex/sandbox-state/update";
-/** Newer Codex clients send the state with every call, under this `_meta` key. */
+/** Newer Codex clients send the state with every call, under this `_meta` key... */
 export const SANDBOX_STATE_META_KEY = "codex/sandbox-state-meta";
+/** ...and current ones under this one as well (same object). */
+export const SANDBOX_STATE_LEGACY_META_KEY = "codex/sandbox-state";
 
 const SandboxStateRequest = z.object({ method: z.literal(SANDBOX_STATE_METHOD), params: z.unknown().optional() });
 
@@ -91,15 +88,19 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
     },
   );
   const hub = new SocketHub();
+  const alwaysAllow = new AlwaysAllow(alwaysAllowRulesPath(config.env), config.policy, config.log);
   const running = new Set<AbortController>();
-  let sandboxState: SandboxState | null = null;
+  // The last state sent with codex/sandbox-state/update, kept as sent: a
+  // profile's `skip` entries are resolved when each call starts.
+  let updatedState: unknown = null;
 
   server.setRequestHandler(SandboxStateRequest, (request) => {
     try {
-      sandboxState = parseSandboxState(request.params);
+      parseAnySandboxState(request.params, config.env);
     } catch (error) {
       throw toRpcError(error);
     }
+    updatedState = request.params;
     return {};
   });
 
@@ -113,12 +114,15 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
     if (!parsed.ok) return errorResult(parsed.error);
     const { command, workdir, timeout_ms, login } = parsed.args;
     let sandbox: SandboxState;
+    const meta = request.params._meta;
+    const metaKey = [SANDBOX_STATE_META_KEY, SANDBOX_STATE_LEGACY_META_KEY].find((key) => meta?.[key] !== undefined);
     try {
-      const fromMeta = request.params._meta?.[SANDBOX_STATE_META_KEY];
-      sandbox = fromMeta !== undefined ? parseSandboxState(fromMeta) : (sandboxState ?? defaultSandboxState(workdir));
+      const sent = metaKey !== undefined ? meta?.[metaKey] : updatedState;
+      sandbox = sent === null ? defaultSandboxState(workdir) : parseAnySandboxState(sent, config.env);
     } catch (error) {
-      return errorResult(`invalid ${SANDBOX_STATE_META_KEY}: ${(error as Error).message}`);
+      return errorResult(`invalid ${metaKey ?? SANDBOX_STATE_METHOD}: ${(error as Error).message}`);
     }
+    const notice = readOnlyPathsNotice(sandbox);
     // Cancelled by the client (notifications/cancelled) or by our shutdown.
     const abort = new AbortController();
     const forwardCancel = () => abort.abort();
@@ -127,18 +131,20 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
     running.add(abort);
     // Set once the call starts; approval questions stop its clock.
     let deadline: Deadline | undefined;
+    const sandboxWritableRoots = hasFullDiskWriteAccess(sandbox.sandboxPolicy)
+      ? "everything"
+      : realRoots(writableRoots(sandbox.sandboxPolicy, sandbox.sandboxCwd, config.env));
     const decide = createExecDecider({
       policy: config.policy,
       preserveProgramPaths: config.preserveProgramPaths,
-      sandboxWritableRoots: hasFullDiskWriteAccess(sandbox.sandboxPolicy)
-        ? "everything"
-        : realRoots(writableRoots(sandbox.sandboxPolicy, sandbox.sandboxCwd, config.env)),
+      sandboxWritableRoots,
       serverEnv: config.env,
       escalationEnvNames: config.escalationEnv,
-      ask: async (message) => {
+      alwaysAllow: alwaysAllow.forCall(sandboxWritableRoots),
+      ask: async (message, offer) => {
         deadline?.pause();
         try {
-          return await askApproval(message, { server, timeoutMs: config.approvalTimeoutMs, signal: abort.signal });
+          return await askApproval(message, offer, { server, timeoutMs: config.approvalTimeoutMs, signal: abort.signal });
         } finally {
           deadline?.resume();
         }
@@ -176,7 +182,8 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
       });
       const refusal = launcherFailure(result);
       if (refusal !== null) return errorResult(`the sandbox could not be applied: ${refusal}`);
-      return { content: [{ type: "text", text: JSON.stringify(result) }], isError: false };
+      const reported = notice === null ? result : { ...result, output: `${notice}\n${result.output}` };
+      return { content: [{ type: "text", text: JSON.stringify(reported) }], isError: false };
     } catch (error) {
       return errorResult(`failed to run the command: ${(error as Error).message}`);
     } finally {

@@ -7,6 +7,7 @@ import { realpathSync } from "node:fs";
 import type { ExecRequest } from "../escalate/protocol.ts";
 import type { ResolvedProgram } from "../escalate/program.ts";
 import type { ExecDecider, ExecDecision } from "../escalate/server.ts";
+import { alwaysAllowCovers, alwaysAllowOffer } from "./amend.ts";
 import { escalationEnvironment } from "./escalation-env.ts";
 import { evaluateExecPolicy } from "./evaluate.ts";
 import { basename, type Policy } from "./policy.ts";
@@ -21,7 +22,19 @@ export const DECLINED_REASON = "User declined execution";
 export const CANCELLED_REASON = "User cancelled execution";
 
 /** What a human said to an approval question. `unavailable` carries why nobody could be asked. */
-export type ApprovalAnswer = { kind: "accept" } | { kind: "decline" } | { kind: "cancel" } | { kind: "unavailable"; reason: string };
+export type ApprovalAnswer =
+  | { kind: "accept"; alwaysAllow?: boolean }
+  | { kind: "decline" }
+  | { kind: "cancel" }
+  | { kind: "unavailable"; reason: string };
+
+/** "Always allow": prefixes a human approved for good, persisted by the caller. */
+export interface AlwaysAllowStore {
+  /** The prefixes approved so far (re-read each time: other servers may add some). */
+  prefixes(): readonly (readonly string[])[];
+  /** Persists `prefix`; a failure is logged by the caller, the approval still counts once. */
+  remember(prefix: readonly string[]): void;
+}
 
 export interface DecisionContext {
   policy: Policy;
@@ -42,8 +55,10 @@ export interface DecisionContext {
   serverEnv: Readonly<Record<string, string | undefined>>;
   /** Variables passed from the request to escalated programs as they are, by the user's choice (`--escalation-env`). */
   escalationEnvNames?: readonly string[];
-  ask: (message: string) => Promise<ApprovalAnswer>;
+  /** `offer`: the prefix the human may allow from now on, when one is safe to offer. */
+  ask: (message: string, offer: readonly string[] | null) => Promise<ApprovalAnswer>;
   log: (message: string) => void;
+  alwaysAllow?: AlwaysAllowStore;
 }
 
 /** The text of an approval question, as the reference words it. */
@@ -102,11 +117,18 @@ export function createExecDecider(context: DecisionContext): ExecDecider {
     });
     if (outcome.decision === "forbidden") return { kind: "deny", reason: FORBIDDEN_REASON };
     if (outcome.decision === "prompt") {
-      // The human is shown the file that would run, not the name it was asked for by.
-      const answer = await context.ask(approvalMessage(program.real ?? request.file, request.argv, request.workdir));
-      if (answer.kind === "decline") return { kind: "deny", reason: DECLINED_REASON };
-      if (answer.kind === "cancel") return { kind: "deny", reason: CANCELLED_REASON };
-      if (answer.kind === "unavailable") return { kind: "deny", reason: answer.reason };
+      const command = [context.preserveProgramPaths ? request.file : basename(request.file), ...request.argv.slice(1)];
+      // Only offered (and so only ever stored) for prefixes of commands that are not dangerous.
+      const store = context.alwaysAllow;
+      const offer = store === undefined ? null : alwaysAllowOffer(command);
+      if (store === undefined || !alwaysAllowCovers(command, store.prefixes())) {
+        // The human is shown the file that would run, not the name it was asked for by.
+        const answer = await context.ask(approvalMessage(program.real ?? request.file, request.argv, request.workdir), offer);
+        if (answer.kind === "decline") return { kind: "deny", reason: DECLINED_REASON };
+        if (answer.kind === "cancel") return { kind: "deny", reason: CANCELLED_REASON };
+        if (answer.kind === "unavailable") return { kind: "deny", reason: answer.reason };
+        if (answer.alwaysAllow === true && offer !== null) store?.remember(offer);
+      }
     }
     if (!outcome.requireEscalated || writes.roots === "everything") return { kind: "run" };
     // Checked after the answer, as close as possible to the start.

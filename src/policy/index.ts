@@ -1,6 +1,6 @@
 /** Public API of the rules engine. */
 
-export { appendAllowPrefixRule } from "./amend.ts";
+export { allowPrefixRuleLine, alwaysAllowCovers, alwaysAllowOffer, appendAllowPrefixRule, type ExclusiveLock, readAlwaysAllowPrefixes } from "./amend.ts";
 export { type CheckOutputOptions, renderCheckOutput } from "./check-output.ts";
 export { type ExecPolicyOutcome, type ExecPolicyRequest, evaluateExecPolicy } from "./evaluate.ts";
 export { commandMightBeDangerous, isKnownSafeCommand } from "./heuristics.ts";

@@ -128,6 +128,13 @@ export class Policy {
     return this.hostExecutables.get(name);
   }
 
+  /** How many prefix rules were added, duplicates included. */
+  get ruleCount(): number {
+    let count = 0;
+    for (const rules of this.rulesByProgram.values()) count += rules.length;
+    return count;
+  }
+
   rulesFor(program: string): readonly PrefixRule[] {
     return this.rulesByProgram.get(program) ?? [];
   }

@@ -10,7 +10,7 @@ export type NetworkAccess = "restricted" | "enabled";
 
 export type SandboxPolicy =
   | { type: "danger-full-access" }
-  | { type: "read-only" }
+  | { type: "read-only"; network_access?: boolean }
   | {
       type: "workspace-write";
       writable_roots: string[];
@@ -27,6 +27,13 @@ export interface SandboxState {
   sandboxPolicy: SandboxPolicy;
   codexLinuxSandboxExe: string | null;
   sandboxCwd: string;
+  /**
+   * Absolute, resolved paths the client asked to keep read-only inside a
+   * writable root (a permission profile's `read` entries beneath a `write`
+   * one; `skip` entries missing when the call started are dropped). Empty for
+   * the 0.97 `sandboxPolicy` form and the default state.
+   */
+  readOnlyPaths: string[];
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -75,7 +82,7 @@ export function parseSandboxPolicy(value: unknown): SandboxPolicy {
     case "danger-full-access":
       return { type: "danger-full-access" };
     case "read-only":
-      return { type: "read-only" };
+      return { type: "read-only", network_access: optionalBoolean(value, "network_access") };
     case "workspace-write": {
       const roots = value.writable_roots ?? [];
       if (!Array.isArray(roots)) invalid("writable_roots must be an array");
@@ -113,12 +120,13 @@ export function parseSandboxState(params: unknown): SandboxState {
     sandboxPolicy: parseSandboxPolicy(params.sandboxPolicy),
     codexLinuxSandboxExe: typeof exe === "string" ? exe : null,
     sandboxCwd: absolutePath(params.sandboxCwd, "sandboxCwd"),
+    readOnlyPaths: [],
   };
 }
 
 /** The state a call uses before the client has sent one. */
 export function defaultSandboxState(workdir: string): SandboxState {
-  return { sandboxPolicy: { type: "read-only" }, codexLinuxSandboxExe: null, sandboxCwd: workdir };
+  return { sandboxPolicy: { type: "read-only" }, codexLinuxSandboxExe: null, sandboxCwd: workdir, readOnlyPaths: [] };
 }
 
 /** True when the policy leaves the whole filesystem writable (no platform sandbox). */
@@ -155,7 +163,7 @@ export function networkAllowed(policy: SandboxPolicy): boolean {
     case "danger-full-access":
       return true;
     case "read-only":
-      return false;
+      return policy.network_access === true;
     case "workspace-write":
       return policy.network_access;
     case "external-sandbox":

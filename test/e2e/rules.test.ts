@@ -40,7 +40,7 @@ async function serverWith(rules: string, answer: ElicitResult["action"] = "accep
 
 const GIT = Bun.which("git", { PATH: process.env.PATH ?? "" })!;
 
-describe("prompt rules ask the user once, with the reference's exact question", () => {
+describe("prompt rules ask the user once, with the reference's exact question (plus the optional always_allow field)", () => {
   test("accepted: `git init .` runs outside the read-only sandbox", async () => {
     const { client, asked } = await serverWith('prefix_rule(pattern=["git", "init"], decision="prompt", match=["git init ."])\n');
     const project = tempDir("codex-exec-project-");
@@ -52,7 +52,16 @@ describe("prompt rules ask the user once, with the reference's exact question", 
         requestedSchema: {
           type: "object",
           title: "Execution Permission Request",
-          properties: { reason: { type: "string", description: "Optional reason for allowing or denying execution" } },
+          properties: {
+            reason: { type: "string", description: "Optional reason for allowing or denying execution" },
+            // Ours, beyond the reference (optional: a client that ignores it loses nothing).
+            always_allow: {
+              type: "boolean",
+              title: "Always allow `git init`",
+              description: "Also allow commands starting with `git init` from now on, without asking (saved to $CODEX_HOME/rules/default.rules)",
+              default: false,
+            },
+          },
         },
       },
     ]);

@@ -40,7 +40,7 @@ async function launch(launcherArgs: string[], script: string, extraEnv: Record<s
 }
 
 function argsFor(sandboxPolicy: SandboxPolicy, env: Record<string, string | undefined> = {}): string[] {
-  return sandboxLaunchArgs({ sandboxPolicy, codexLinuxSandboxExe: null, sandboxCwd: cwd }, env);
+  return sandboxLaunchArgs({ sandboxPolicy, codexLinuxSandboxExe: null, sandboxCwd: cwd, readOnlyPaths: [] }, env);
 }
 
 const workspaceWrite = (overrides: Partial<Extract<SandboxPolicy, { type: "workspace-write" }>> = {}): SandboxPolicy => ({

@@ -60,7 +60,12 @@ describe("parseSandboxState", () => {
         sandboxCwd: "/abs/dir",
         [fourth]: true,
       });
-      expect(state).toEqual({ sandboxPolicy: { type: "read-only" }, codexLinuxSandboxExe: "/path/exe", sandboxCwd: "/abs/dir" });
+      expect(state).toEqual({
+        sandboxPolicy: { type: "read-only", network_access: false },
+        codexLinuxSandboxExe: "/path/exe",
+        sandboxCwd: "/abs/dir",
+        readOnlyPaths: [],
+      });
     }
   });
 
@@ -89,7 +94,12 @@ describe("parseSandboxState", () => {
   });
 
   test("defaultSandboxState is read-only in the workdir", () => {
-    expect(defaultSandboxState("/work/x")).toEqual({ sandboxPolicy: { type: "read-only" }, codexLinuxSandboxExe: null, sandboxCwd: "/work/x" });
+    expect(defaultSandboxState("/work/x")).toEqual({
+      sandboxPolicy: { type: "read-only" },
+      codexLinuxSandboxExe: null,
+      sandboxCwd: "/work/x",
+      readOnlyPaths: [],
+    });
   });
 });
 

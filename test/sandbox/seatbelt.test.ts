@@ -93,7 +93,7 @@ describe("seatbelt profile", () => {
 
 describe("planSandboxedCommand", () => {
   const bashArgv = ["/opt/bash", "-lc", "echo hi"];
-  const state = (sandboxPolicy: SandboxPolicy): SandboxState => ({ sandboxPolicy, codexLinuxSandboxExe: null, sandboxCwd: workspace });
+  const state = (sandboxPolicy: SandboxPolicy): SandboxState => ({ sandboxPolicy, codexLinuxSandboxExe: null, sandboxCwd: workspace, readOnlyPaths: [] });
   const plan = (sandboxPolicy: SandboxPolicy, platform: NodeJS.Platform, allowUnsandboxed = false) =>
     planSandboxedCommand({ state: state(sandboxPolicy), bashArgv, selfExecutable: "/opt/self", env: { PATH: "/bin", GONE: undefined }, platform, allowUnsandboxed });
 
@@ -162,6 +162,6 @@ describe("launcher arguments", () => {
   });
 
   function state(sandboxPolicy: SandboxPolicy): SandboxState {
-    return { sandboxPolicy, codexLinuxSandboxExe: null, sandboxCwd: workspace };
+    return { sandboxPolicy, codexLinuxSandboxExe: null, sandboxCwd: workspace, readOnlyPaths: [] };
   }
 });
