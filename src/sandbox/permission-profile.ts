@@ -181,7 +181,8 @@ function managedPolicy(
   if (!isRecord(fileSystem)) return invalid(where, "expected an object with a `type`", fileSystem);
   if (fileSystem.type === "unrestricted") {
     // Everything writable: with the network on that is no sandbox; with it off
-    // our launcher still takes the network away.
+    // our launcher still takes the network away (and, since the sandbox can
+    // write every program, nothing a rule allows is escalated: it runs inside).
     if (network === "enabled") return { policy: { type: "danger-full-access" }, sandboxCwd: context.sandboxCwd, readOnlyPaths: [] };
     return {
       policy: { type: "workspace-write", writable_roots: ["/"], network_access: false, exclude_slash_tmp: true, exclude_tmpdir_env_var: true },
