@@ -19,6 +19,9 @@ import { join, resolve } from "node:path";
 
 const root = resolve(import.meta.dir, "..");
 const patch = join(root, "scripts/bash/exec-wrapper.patch");
+// The Linux sandbox's namespace stage: not a patch of Bash but a file linked
+// into it (it runs from a constructor only when started under its own name).
+const namespaceStage = join(root, "scripts/bash/codex-namespace.c");
 const PATCHED_BASH_DIR = join(root, "dist/patched-bash");
 
 const SOURCE_VERSION = "5.2.15";
@@ -52,6 +55,7 @@ if (!existsSync(tarball)) {
 const key = new Bun.CryptoHasher("sha256")
   .update(readFileSync(tarball))
   .update(readFileSync(patch))
+  .update(readFileSync(namespaceStage))
   .update(readFileSync(import.meta.path))
   .update(process.arch)
   .digest("hex");
@@ -69,9 +73,14 @@ try {
   await $`git apply -p1 ${patch}`.cwd(source);
   // Readline stays in: login profiles call its builtins (`complete`, `bind`).
   await $`./configure --quiet --without-bash-malloc --disable-nls --enable-static-link`.cwd(source).quiet();
-  await $`make -j${cpus().length} -s`.cwd(source).quiet();
+  const stageObject = join(source, "codex-namespace.o");
+  await $`cc -O2 -Wall -Werror -c -o ${stageObject} ${namespaceStage}`.cwd(source).quiet();
+  await $`make -j${cpus().length} -s LOCAL_LIBS=${stageObject}`.cwd(source).quiet();
   await $`strip bash`.cwd(source);
   const built = await $`./bash -c 'echo "$BASH_VERSION"'`.cwd(source).text();
+  // The namespace stage must be in (it exits 0 when this kernel lets it work, 121 when not).
+  const stage = Bun.spawnSync([join(source, "bash"), "--probe"], { argv0: "codex-linux-namespace" } as Parameters<typeof Bun.spawnSync>[1] & { argv0: string });
+  if (stage.exitCode !== 0 && stage.exitCode !== 121) throw new Error(`the namespace stage is missing from the built Bash (exit ${stage.exitCode})`);
   mkdirSync(PATCHED_BASH_DIR, { recursive: true });
   copyFileSync(join(source, "bash"), output);
   writeFileSync(stamp, key);

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { cacheRoot, resolveBash } from "../exec/bash.ts";
 import { landlockAbiVersion } from "../ffi/landlock.ts";
 import { defaultRulesFiles, loadPolicyFromFiles } from "../policy/index.ts";
-import { LINUX_SANDBOX_ARGV0 } from "../sandbox/launch.ts";
+import { LINUX_SANDBOX_ARGV0 } from "../sandbox/launcher-args.ts";
 import { resolveWrapperPath, WRAPPER_NAME } from "./wrapper-path.ts";
 
 type Verdict = "ok" | "warn" | "FAIL";

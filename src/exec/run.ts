@@ -6,6 +6,7 @@ import { closeSync, fstatSync, readdirSync, readFileSync, readlinkSync } from "n
 import { constants } from "node:os";
 import { dirname } from "node:path";
 import { readNonBlocking, setPipeSize } from "../ffi/io.ts";
+import { LAUNCHER_FAILURE_EXIT_CODE, LaunchRefusedError } from "../sandbox/launcher-args.ts";
 import { makePipe } from "../ffi/poll.ts";
 import { setNonBlocking } from "../ffi/socket.ts";
 import { BASH_EXEC_WRAPPER_ENV, ESCALATE_SOCKET_ENV, EXEC_WRAPPER_ENV } from "../escalate/protocol.ts";
@@ -46,6 +47,9 @@ const COLLECT_EVERY_BYTES = 256 * 1024 * 1024;
 const readBuffer = new Uint8Array(new ArrayBuffer(READ_CHUNK_BYTES));
 /** Bash reads the escalation socket number from the environment; we always put it here. */
 const ESCALATE_SOCKET_CHILD_FD = 3;
+/** Where the sandbox launcher writes why it refused (never inherited by Bash). */
+const LAUNCH_REPORT_CHILD_FD = ESCALATE_SOCKET_CHILD_FD + 1;
+const LAUNCH_REPORT_BYTES = 4096;
 /**
  * Variables that turn a compiled Bun binary (our wrapper) into something else:
  * the sandboxed side may set them itself, but they never come from us.
@@ -77,8 +81,8 @@ export interface ShellCall {
   env: Readonly<Record<string, string | undefined>>;
   decide: ExecDecider;
   hub: SocketHub;
-  /** Wraps Bash (argv and environment) in the call's sandbox. */
-  launch: (bashArgv: string[], env: Record<string, string>) => LaunchPlan;
+  /** Wraps Bash (argv and environment) in the call's sandbox; a launcher's refusal goes to `reportFd` in the child. */
+  launch: (bashArgv: string[], env: Record<string, string>, reportFd: number) => LaunchPlan;
   signal?: AbortSignal;
   outputLimit?: number;
   /** Lets the caller pause the deadline (approval questions). */
@@ -111,6 +115,18 @@ function killGroup(pid: number): void {
     process.kill(-pid, "SIGKILL");
   } catch {
     // The group is already gone.
+  }
+}
+
+/** What a launcher wrote on the report pipe before it exited (empty when it started the program). */
+function launchReport(fd: number): string {
+  const buffer = new Uint8Array(new ArrayBuffer(LAUNCH_REPORT_BYTES));
+  try {
+    setNonBlocking(fd);
+    const got = readNonBlocking(fd, buffer) ?? 0;
+    return new TextDecoder().decode(buffer.subarray(0, got)).trim();
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -257,12 +273,17 @@ class PipeCapture {
 
 export async function runShellCall(call: ShellCall): Promise<ExecResult> {
   const startedAt = performance.now();
-  const plan = call.launch([call.bashPath, call.login ? "-lc" : "-c", call.command], bashEnv(call));
+  const plan = call.launch([call.bashPath, call.login ? "-lc" : "-c", call.command], bashEnv(call), LAUNCH_REPORT_CHILD_FD);
   const output = new BoundedOutput(call.outputLimit ?? DEFAULT_OUTPUT_LIMIT_BYTES);
   const escalation = new CallEscalation(call.hub, call.decide, { log: call.log, onLargeRequest: collectGarbageSoon });
   const [outputRead, outputWrite] = makePipe();
   setPipeSize(outputRead, PIPE_BYTES);
   const callLinks = [fdLink("pipe", outputRead), fdLink("socket", escalation.clientFd)];
+  const [reportRead, reportWrite] = makePipe();
+  // Descriptors 3 and up, by number; a gap is closed in the child.
+  const inherited: Array<number | "ignore"> = [];
+  inherited[ESCALATE_SOCKET_CHILD_FD - 3] = escalation.clientFd;
+  inherited[LAUNCH_REPORT_CHILD_FD - 3] = reportWrite;
   let child: ReturnType<typeof Bun.spawn>;
   try {
     child = Bun.spawn({
@@ -270,17 +291,19 @@ export async function runShellCall(call: ShellCall): Promise<ExecResult> {
       argv0: plan.argv0,
       cwd: call.workdir,
       env: plan.env,
-      stdio: ["ignore", outputWrite, outputWrite, escalation.clientFd],
+      stdio: ["ignore", outputWrite, outputWrite, ...Array.from(inherited, (fd) => fd ?? "ignore")],
       // Own process group: a timeout kills Bash and everything it started.
       detached: true,
     });
   } catch (error) {
     escalation.close();
     closeSync(outputRead);
+    closeSync(reportRead);
     throw error;
   } finally {
     closeSync(outputWrite);
     closeSync(escalation.clientFd);
+    closeSync(reportWrite);
   }
   const bashStartTicks = startTicks(child.pid);
   let readSinceCollection = 0;
@@ -334,6 +357,9 @@ export async function runShellCall(call: ShellCall): Promise<ExecResult> {
   // Whatever the killed processes wrote last; a survivor still writing is cut off.
   capture.drain(READ_TURN_BYTES);
   capture.close();
+
+  const report = launchReport(reportRead);
+  if (exitCode === LAUNCHER_FAILURE_EXIT_CODE && report !== "") throw new LaunchRefusedError(report);
 
   const signal = child.signalCode;
   const signalNumber = typeof signal === "number" ? signal : signal !== null ? ((constants.signals as Record<string, number>)[signal] ?? 0) : null;

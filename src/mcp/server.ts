@@ -7,19 +7,12 @@ import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, type CallTool
 import { z } from "zod";
 import { SocketHub } from "../escalate/socket-hub.ts";
 import type { Deadline } from "../exec/deadline.ts";
-import { DEFAULT_TIMEOUT_MS, runShellCall, type ExecResult } from "../exec/run.ts";
-import { createExecDecider, realRoots } from "../policy/decide.ts";
+import { DEFAULT_TIMEOUT_MS, runShellCall } from "../exec/run.ts";
+import { createExecDecider } from "../policy/decide.ts";
 import type { Policy } from "../policy/index.ts";
-import { LAUNCHER_FAILURE_EXIT_CODE } from "../sandbox/linux-launcher.ts";
-import { planSandboxedCommand } from "../sandbox/launch.ts";
-import {
-  defaultSandboxState,
-  hasFullDiskWriteAccess,
-  parseSandboxState,
-  SandboxStateError,
-  writableRoots,
-  type SandboxState,
-} from "../sandbox/policy.ts";
+import { callSandbox, planSandboxedCommand, type LinuxSandboxMode } from "../sandbox/launch.ts";
+import { LaunchRefusedError } from "../sandbox/launcher-args.ts";
+import { defaultSandboxState, parseSandboxState, SandboxStateError, type SandboxState } from "../sandbox/policy.ts";
 import { askApproval } from "./approval.ts";
 import { startProgress } from "./progress.ts";
 import { parseShellArgs, SERVER_INSTRUCTIONS, SHELL_TOOL, SHELL_TOOL_NAME } from "./schema.ts";
@@ -37,6 +30,8 @@ export interface ExecServerConfig {
   approvalTimeoutMs: number;
   /** Degraded mode: run unconfined (with a warning) where no sandbox is available. */
   allowUnsandboxed: boolean;
+  /** How Linux calls are confined here (namespaces.ts decides it at start). */
+  linuxSandbox: LinuxSandboxMode;
   outputLimit?: number;
   log: (message: string) => void;
 }
@@ -54,12 +49,6 @@ function rpcError(code: number, message: string): Error {
 
 function toRpcError(error: unknown): Error {
   return error instanceof SandboxStateError ? rpcError(ErrorCode.InvalidParams, error.message) : (error as Error);
-}
-
-/** The launcher refused to run the command unconfined: that is a failed call, not a result. */
-function launcherFailure(result: ExecResult): string | null {
-  const line = result.output.split("\n", 1)[0] ?? "";
-  return result.exit_code === LAUNCHER_FAILURE_EXIT_CODE && line.startsWith("codex-linux-sandbox: ") ? line : null;
 }
 
 function errorResult(message: string): CallToolResult {
@@ -125,12 +114,12 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
     running.add(abort);
     // Set once the call starts; approval questions stop its clock.
     let deadline: Deadline | undefined;
+    // Computed once: the launcher confines exactly what the escalation check assumes.
+    const confinement = callSandbox(sandbox, config.env);
     const decide = createExecDecider({
       policy: config.policy,
       preserveProgramPaths: config.preserveProgramPaths,
-      sandboxWritableRoots: hasFullDiskWriteAccess(sandbox.sandboxPolicy)
-        ? "everything"
-        : realRoots(writableRoots(sandbox.sandboxPolicy, sandbox.sandboxCwd, config.env)),
+      sandboxWritableRoots: confinement.writableRoots,
       ask: async (message) => {
         deadline?.pause();
         try {
@@ -156,24 +145,25 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
           deadline = started;
         },
         hub,
-        launch: (bashArgv, env) =>
+        launch: (bashArgv, env, reportFd) =>
           planSandboxedCommand({
-            state: sandbox,
+            sandbox: confinement,
             bashArgv,
             selfExecutable: process.execPath,
             env,
             platform: process.platform,
+            linuxMode: config.linuxSandbox,
             allowUnsandboxed: config.allowUnsandboxed,
+            reportFd,
           }),
         signal: abort.signal,
         onOutput: progress?.onOutput,
         outputLimit: config.outputLimit,
         log: config.log,
       });
-      const refusal = launcherFailure(result);
-      if (refusal !== null) return errorResult(`the sandbox could not be applied: ${refusal}`);
       return { content: [{ type: "text", text: JSON.stringify(result) }], isError: false };
     } catch (error) {
+      if (error instanceof LaunchRefusedError) return errorResult(error.message);
       return errorResult(`failed to run the command: ${(error as Error).message}`);
     } finally {
       progress?.stop();

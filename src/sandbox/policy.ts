@@ -3,7 +3,7 @@
 //
 // Parsed by hand rather than with zod: the Linux launcher is built on these
 // types too and must start fast, so this module imports nothing heavy.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 
 export type NetworkAccess = "restricted" | "enabled";
@@ -27,6 +27,12 @@ export interface SandboxState {
   sandboxPolicy: SandboxPolicy;
   codexLinuxSandboxExe: string | null;
   sandboxCwd: string;
+  /**
+   * Absolute, resolved paths the client asked to keep read-only beneath the
+   * writable roots (newer Codex clients); enforced with the built-in
+   * protected subpaths (protectedSubpaths).
+   */
+  readOnlyPaths: string[];
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -113,12 +119,13 @@ export function parseSandboxState(params: unknown): SandboxState {
     sandboxPolicy: parseSandboxPolicy(params.sandboxPolicy),
     codexLinuxSandboxExe: typeof exe === "string" ? exe : null,
     sandboxCwd: absolutePath(params.sandboxCwd, "sandboxCwd"),
+    readOnlyPaths: [],
   };
 }
 
 /** The state a call uses before the client has sent one. */
 export function defaultSandboxState(workdir: string): SandboxState {
-  return { sandboxPolicy: { type: "read-only" }, codexLinuxSandboxExe: null, sandboxCwd: workdir };
+  return { sandboxPolicy: { type: "read-only" }, codexLinuxSandboxExe: null, sandboxCwd: workdir, readOnlyPaths: [] };
 }
 
 /** True when the policy leaves the whole filesystem writable (no platform sandbox). */
@@ -174,10 +181,11 @@ function isDirectory(path: string): boolean {
 const GITDIR_PREFIX = "gitdir:";
 
 /**
- * Paths under a writable root that stay read-only where the platform can
- * enforce it (Seatbelt; not Landlock): an existing `.git` directory, or a `.git`
- * file plus the directory its `gitdir:` line points to, and an existing `.codex`
- * directory. Missing ones are not listed so `git init` keeps working.
+ * Paths under a writable root that stay read-only (Seatbelt on macOS; the
+ * namespace sandbox's read-only binds on Linux, not Landlock alone): an
+ * existing `.git` directory, or a `.git` file plus the directory its `gitdir:`
+ * line points to, and existing `.codex` and `.agents` directories. Missing
+ * ones are not listed so `git init` keeps working.
  */
 export function protectedSubpaths(root: string): string[] {
   const result: string[] = [];
@@ -189,9 +197,23 @@ export function protectedSubpaths(root: string): string[] {
     const pointed = gitdirTarget(git, root);
     if (pointed !== undefined && isDirectory(pointed)) result.push(pointed);
   }
-  const codex = resolve(root, ".codex");
-  if (isDirectory(codex)) result.push(codex);
+  for (const name of PROTECTED_DIRECTORIES) {
+    const directory = resolve(root, name);
+    if (isDirectory(directory)) result.push(directory);
+  }
   return result;
+}
+
+/** Agent configuration directories a writable root keeps read-only. */
+const PROTECTED_DIRECTORIES = [".codex", ".agents"];
+
+/** `path` with every symlink resolved; as given when it does not exist (yet). */
+export function realPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 function gitdirTarget(gitFile: string, root: string): string | undefined {
