@@ -2,13 +2,14 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type LinuxSandboxMode, SandboxUnavailableError, callSandbox, planSandboxedCommand } from "../../src/sandbox/launch.ts";
 import {
   LINUX_SANDBOX_ARGV0,
-  SandboxUnavailableError,
+  NAMESPACE_STAGE_ARGV0,
+  launcherArgs,
+  namespaceStageArgs,
   parseLauncherArgs,
-  planSandboxedCommand,
-  sandboxLaunchArgs,
-} from "../../src/sandbox/launch.ts";
+} from "../../src/sandbox/launcher-args.ts";
 import type { SandboxPolicy, SandboxState } from "../../src/sandbox/policy.ts";
 import { SANDBOX_EXEC_PATH, seatbeltArgs, seatbeltProfile } from "../../src/sandbox/seatbelt.ts";
 
@@ -20,6 +21,8 @@ const extra = join(base, "extra");
 mkdirSync(join(workspace, ".git"), { recursive: true });
 mkdirSync(join(workspace, ".codex"));
 mkdirSync(extra);
+
+const LANDLOCK_ONLY: LinuxSandboxMode = { kind: "landlock-only", reason: "test" };
 
 const workspaceWrite = (network_access: boolean): SandboxPolicy & { type: "workspace-write" } => ({
   type: "workspace-write",
@@ -93,25 +96,47 @@ describe("seatbelt profile", () => {
 
 describe("planSandboxedCommand", () => {
   const bashArgv = ["/opt/bash", "-lc", "echo hi"];
-  const state = (sandboxPolicy: SandboxPolicy): SandboxState => ({ sandboxPolicy, codexLinuxSandboxExe: null, sandboxCwd: workspace });
-  const plan = (sandboxPolicy: SandboxPolicy, platform: NodeJS.Platform, allowUnsandboxed = false) =>
-    planSandboxedCommand({ state: state(sandboxPolicy), bashArgv, selfExecutable: "/opt/self", env: { PATH: "/bin", GONE: undefined }, platform, allowUnsandboxed });
+  const state = (sandboxPolicy: SandboxPolicy): SandboxState => ({ sandboxPolicy, codexLinuxSandboxExe: null, sandboxCwd: workspace, readOnlyPaths: [] });
+  const plan = (sandboxPolicy: SandboxPolicy, platform: NodeJS.Platform, allowUnsandboxed = false, linuxMode: LinuxSandboxMode = LANDLOCK_ONLY) =>
+    planSandboxedCommand({
+      sandbox: callSandbox(state(sandboxPolicy), {}),
+      bashArgv,
+      selfExecutable: "/opt/self",
+      env: { PATH: "/bin", GONE: undefined },
+      platform,
+      linuxMode,
+      allowUnsandboxed,
+      reportFd: 4,
+    });
 
   test("linux read-only: our binary as codex-linux-sandbox", () => {
     expect(plan({ type: "read-only" }, "linux")).toEqual({
       file: "/opt/self",
       argv0: LINUX_SANDBOX_ARGV0,
-      args: ["--", ...bashArgv],
+      args: ["--report-fd", "4", "--", ...bashArgv],
       env: { PATH: "/bin", CODEX_SANDBOX_NETWORK_DISABLED: "1" },
       sandbox: "landlock",
       degraded: false,
     });
   });
 
+  test("linux with namespaces: the patched Bash's namespace stage, then our binary as codex-linux-sandbox", () => {
+    const result = plan(workspaceWrite(false), "linux", false, { kind: "namespaces", stage: "/opt/stage-bash" });
+    const protectedPaths = [join(workspace, ".codex"), join(workspace, ".git")];
+    expect(result).toMatchObject({ file: "/opt/stage-bash", argv0: NAMESPACE_STAGE_ARGV0, sandbox: "namespaces" });
+    expect(result.args).toEqual([
+      "--report-fd", "4", "--unshare-net",
+      "--rw", extra, "--rw", workspace,
+      ...protectedPaths.flatMap((path) => ["--ro", path]),
+      "--",
+      "/opt/self", LINUX_SANDBOX_ARGV0, "--writable-root", extra, "--writable-root", workspace, "--report-fd", "4", "--", ...bashArgv,
+    ]);
+  });
+
   test("linux workspace-write with network and degraded mode", () => {
     const result = plan(workspaceWrite(true), "linux", true);
     expect(result.args).toEqual([
-      "--writable-root", extra, "--writable-root", workspace, "--allow-network", "--allow-unsandboxed", "--", ...bashArgv,
+      "--writable-root", extra, "--writable-root", workspace, "--allow-network", "--allow-unsandboxed", "--report-fd", "4", "--", ...bashArgv,
     ]);
     expect(result.env).toEqual({ PATH: "/bin" });
   });
@@ -143,12 +168,13 @@ describe("planSandboxedCommand", () => {
 });
 
 describe("launcher arguments", () => {
-  test("sandboxLaunchArgs round-trips through parseLauncherArgs", () => {
-    const args = sandboxLaunchArgs(state(workspaceWrite(false)), {}, { allowUnsandboxed: true });
+  test("launcherArgs round-trips through parseLauncherArgs", () => {
+    const args = launcherArgs({ writableRoots: [extra, workspace], allowNetwork: false, allowUnsandboxed: true, reportFd: 7 });
     expect(parseLauncherArgs([...args, "--", "/bin/bash", "-c", "--allow-network"])).toEqual({
       writableRoots: [extra, workspace],
       allowNetwork: false,
       allowUnsandboxed: true,
+      reportFd: 7,
       program: "/bin/bash",
       programArgs: ["-c", "--allow-network"],
     });
@@ -161,7 +187,9 @@ describe("launcher arguments", () => {
     expect(() => parseLauncherArgs(["--"])).toThrow("expected -- <program>");
   });
 
-  function state(sandboxPolicy: SandboxPolicy): SandboxState {
-    return { sandboxPolicy, codexLinuxSandboxExe: null, sandboxCwd: workspace };
-  }
+  test("the namespace stage gets parents before children, each path once", () => {
+    expect(namespaceStageArgs({ writableRoots: ["/a/b", "/a", "/a"], readOnlyPaths: ["/a/b/.git", "/a/.git"], unshareNetwork: false, reportFd: null })).toEqual([
+      "--rw", "/a", "--rw", "/a/b", "--ro", "/a/.git", "--ro", "/a/b/.git", "--",
+    ]);
+  });
 });
