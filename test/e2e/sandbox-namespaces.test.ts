@@ -45,6 +45,14 @@ function processesWith(marker: string): number[] {
   return found;
 }
 
+function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return ""; // Exited meanwhile.
+  }
+}
+
 async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
   while (!condition()) {
@@ -267,6 +275,24 @@ describe("namespace sandbox", () => {
     const left = processesWith(tag);
     killAll(left);
     expect(left).toEqual([]);
+  });
+
+  test("8. the server SIGKILLed mid-call: every process of the call's sandbox dies with it", async () => {
+    const tag = marker();
+    const doomed = await connect({ env: isolatedEnv() });
+    const doomedPid = (doomed.transport as StdioClientTransport).pid!;
+    const workdir = freshDir("server-killed");
+    await setSandbox(doomed, workspaceWrite(), workdir);
+    const sleeping = () => processesWith(tag).filter((pid) => commandLine(pid).startsWith("sleep\0"));
+    const call = shell(doomed, { command: `${escapers(tag)}\nsleep ${tag}4`, workdir, timeout_ms: 60_000 }).catch(() => null);
+    try {
+      expect(await waitUntil(() => sleeping().length === 4, 10_000)).toBe(true);
+      process.kill(doomedPid, "SIGKILL");
+      expect(await waitUntil(() => processesWith(tag).length === 0, 5_000)).toBe(true);
+    } finally {
+      killAll(processesWith(tag));
+      await call;
+    }
   });
 
   test("protected paths: .git, .codex, .agents and a gitdir: target stay read-only beneath writable roots", async () => {

@@ -1,0 +1,83 @@
+// The namespace stage of our patched Bash (scripts/bash/codex-namespace.c),
+// run directly on this machine's kernel with the arguments the server writes
+// (namespaceStageArgs), judged from outside.
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { LAUNCHER_FAILURE_EXIT_CODE, NAMESPACE_PROBE_ARGS, NAMESPACE_STAGE_ARGV0, namespaceStageArgs } from "../../src/sandbox/launcher-args.ts";
+import { DISABLE_NAMESPACES_ENV_VAR, detectLinuxSandbox } from "../../src/sandbox/namespaces.ts";
+
+const STAGE = resolve(import.meta.dir, "../../dist/patched-bash/bash");
+if (!existsSync(STAGE)) throw new Error(`${STAGE} is missing: run scripts/build-bash.ts`);
+
+const base = realpathSync(mkdtempSync(join(existsSync("/var/tmp") ? "/var/tmp" : "/tmp", "ns-stage-")));
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+const root = join(base, "root");
+const outside = join(base, "outside");
+mkdirSync(join(root, "keep"), { recursive: true });
+mkdirSync(outside);
+writeFileSync(join(root, "keep", "file"), "kept\n");
+
+interface Run {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+function stage(args: string[], script: string, cwd = root): Run {
+  const run = Bun.spawnSync([STAGE, ...args, "/bin/sh", "sh", "-c", script], {
+    argv0: NAMESPACE_STAGE_ARGV0,
+    cwd,
+    stdout: "pipe",
+    stderr: "pipe",
+  } as Parameters<typeof Bun.spawnSync>[1] & { argv0: string });
+  return { exitCode: run.exitCode, stdout: run.stdout?.toString() ?? "", stderr: run.stderr?.toString() ?? "" };
+}
+
+describe("namespace stage", () => {
+  test("the probe passes here, and the server's detection says so; the test switch forces the fallback", () => {
+    const probe = Bun.spawnSync([STAGE, ...NAMESPACE_PROBE_ARGS], { argv0: NAMESPACE_STAGE_ARGV0 } as Parameters<typeof Bun.spawnSync>[1] & { argv0: string });
+    expect(probe.exitCode).toBe(0);
+    expect(detectLinuxSandbox(STAGE, {})).toEqual({ kind: "namespaces", stage: STAGE });
+    expect(detectLinuxSandbox(STAGE, { [DISABLE_NAMESPACES_ENV_VAR]: "1" }).kind).toBe("landlock-only");
+    const notOurs = detectLinuxSandbox("/bin/bash", {});
+    expect(notOurs.kind).toBe("landlock-only");
+    if (notOurs.kind === "landlock-only") expect(notOurs.reason).toContain("has no namespace stage");
+  });
+
+  test("a --ro path beneath a --rw root stays read-only, the rest of the root is writable, outside is read-only", () => {
+    const args = namespaceStageArgs({ writableRoots: [root], readOnlyPaths: [join(root, "keep")], unshareNetwork: true, reportFd: null });
+    const run = stage(
+      args,
+      `echo new > new && echo new-ok; echo x > keep/file; echo keep=$?; rm -f keep/file; echo rm=$?; mv keep kept; echo mv=$?; touch ${outside}/x; echo outside=$?`,
+    );
+    expect(run.stdout).toBe("new-ok\nkeep=2\nrm=1\nmv=1\noutside=1\n");
+    expect(readFileSync(join(root, "keep", "file"), "utf8")).toBe("kept\n");
+    expect(readFileSync(join(root, "new"), "utf8")).toBe("new\n");
+    expect(existsSync(join(outside, "x"))).toBe(false);
+  });
+
+  test("a root that is not what the server resolved (a symlink now) is skipped and stays read-only", () => {
+    const target = join(base, "symlink-target");
+    mkdirSync(target);
+    const link = join(base, "link-root");
+    symlinkSync(target, link);
+    const run = stage(namespaceStageArgs({ writableRoots: [link], readOnlyPaths: [], unshareNetwork: false, reportFd: null }), `touch ${link}/x; echo touch=$?`, base);
+    expect(run.stdout).toBe("touch=1\n");
+    expect(existsSync(join(target, "x"))).toBe(false);
+  });
+
+  test("missing paths are skipped; the program's exit status comes back, 128 + signal for a signal", () => {
+    const missing = join(base, "missing");
+    const args = namespaceStageArgs({ writableRoots: [missing], readOnlyPaths: [join(missing, ".git")], unshareNetwork: false, reportFd: null });
+    expect(stage(args, "exit 7").exitCode).toBe(7);
+    expect(stage(args, "kill -9 $$").exitCode).toBe(137);
+  });
+
+  test("a failure before the program starts: one line on the report descriptor, the launchers' exit status", () => {
+    const run = Bun.spawnSync(["/bin/bash", "-c", `exec 5>&1 1>/dev/null; exec -a ${NAMESPACE_STAGE_ARGV0} ${STAGE} --report-fd 5 --`], { stdout: "pipe", stderr: "pipe" });
+    expect(run.exitCode).toBe(LAUNCHER_FAILURE_EXIT_CODE);
+    expect(run.stdout.toString()).toMatch(/^codex-linux-sandbox: namespace sandbox: usage -- FILE ARGV0 \[ARG\]\.\.\.: Invalid argument\n$/);
+    expect(run.stderr.toString()).toBe("");
+  });
+});
