@@ -92,9 +92,9 @@ export const Scope = {
   SIGNAL: 1n << 1n,
 } as const;
 
-/** Every scope the kernel with Landlock ABI `abi` can enforce (none before ABI 6). */
-export function allScopes(abi: number): bigint {
-  return abi >= 6 ? Scope.ABSTRACT_UNIX_SOCKET | Scope.SIGNAL : 0n;
+/** Whether the kernel with Landlock ABI `abi` can enforce scopes (ABI 6, Linux 6.12). */
+export function scopesAvailable(abi: number): boolean {
+  return abi >= 6;
 }
 
 /**

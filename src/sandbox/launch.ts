@@ -22,7 +22,6 @@ import { SANDBOX_EXEC_PATH, seatbeltArgs } from "./seatbelt.ts";
 
 /** One call's sandbox, computed once from the state. */
 export interface CallSandbox {
-  state: SandboxState;
   /** Real paths the sandboxed side may write beneath; "everything" without a platform sandbox. */
   writableRoots: readonly string[] | "everything";
   /** Real paths kept read-only beneath the writable roots (protected subpaths and the client's). */
@@ -32,10 +31,10 @@ export interface CallSandbox {
 
 export function callSandbox(state: SandboxState, env: Environment): CallSandbox {
   const policy = state.sandboxPolicy;
-  if (hasFullDiskWriteAccess(policy)) return { state, writableRoots: "everything", readOnlyPaths: [], allowNetwork: networkAllowed(policy) };
+  if (hasFullDiskWriteAccess(policy)) return { writableRoots: "everything", readOnlyPaths: [], allowNetwork: networkAllowed(policy) };
   const roots = [...new Set(writableRoots(policy, state.sandboxCwd, env).map(realPath))];
   const readOnly = [...roots.flatMap(protectedSubpaths), ...state.readOnlyPaths].map(realPath);
-  return { state, writableRoots: roots, readOnlyPaths: [...new Set(readOnly)], allowNetwork: networkAllowed(policy) };
+  return { writableRoots: roots, readOnlyPaths: [...new Set(readOnly)], allowNetwork: networkAllowed(policy) };
 }
 
 /**
@@ -85,7 +84,6 @@ export function planSandboxedCommand(input: PlanInput): SandboxedCommand {
   const { sandbox, bashArgv, env, platform } = input;
   const bash = bashArgv[0];
   if (bash === undefined) throw new Error("planSandboxedCommand: empty bash argv");
-  const policy = sandbox.state.sandboxPolicy;
   const childEnv: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) if (value !== undefined) childEnv[key] = value;
   // Like the reference, set whatever the platform: tools and tests use it to
@@ -100,7 +98,7 @@ export function planSandboxedCommand(input: PlanInput): SandboxedCommand {
     sandbox: "none",
     degraded,
   });
-  if (sandbox.writableRoots === "everything" || hasFullDiskWriteAccess(policy)) return direct(false);
+  if (sandbox.writableRoots === "everything") return direct(false);
   if (platform === "linux") {
     const launcher = launcherArgs({
       writableRoots: [...sandbox.writableRoots],
@@ -131,7 +129,7 @@ export function planSandboxedCommand(input: PlanInput): SandboxedCommand {
     return {
       file: SANDBOX_EXEC_PATH,
       argv0: SANDBOX_EXEC_PATH,
-      args: seatbeltArgs(policy, sandbox.state.sandboxCwd, env, bashArgv),
+      args: seatbeltArgs({ writableRoots: sandbox.writableRoots, readOnlyPaths: sandbox.readOnlyPaths, allowNetwork: sandbox.allowNetwork }, bashArgv),
       env: childEnv,
       sandbox: "seatbelt",
       degraded: false,

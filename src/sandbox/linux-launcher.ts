@@ -21,7 +21,8 @@ import {
   READ_EXECUTE_RIGHTS,
   addPathBeneathRule,
   allFsRights,
-  allScopes,
+  Scope,
+  scopesAvailable,
   createRuleset,
   landlockAbiVersion,
   restrictSelf,
@@ -59,12 +60,13 @@ function landlockAbi(simulateUnavailable: boolean): number {
  * Read + execute beneath `/`, every file right on /dev/null, every right but
  * making device nodes beneath each writable root (a root user could otherwise
  * `mknod` the kernel's devices there). Roots that do not exist are skipped:
- * there is nothing to grant on them. Where the ABI has scopes, signals and
- * abstract Unix sockets cannot reach outside the sandbox either.
+ * there is nothing to grant on them. Where the ABI has scopes, signals cannot
+ * reach outside the sandbox, nor (with the network off) abstract Unix sockets.
  */
-function applyLandlock(abi: number, roots: readonly string[]): void {
+function applyLandlock(abi: number, roots: readonly string[], allowNetwork: boolean): void {
   const all = allFsRights(abi);
-  const ruleset = createRuleset(all, allScopes(abi));
+  const scopes = scopesAvailable(abi) ? Scope.SIGNAL | (allowNetwork ? 0n : Scope.ABSTRACT_UNIX_SOCKET) : 0n;
+  const ruleset = createRuleset(all, scopes);
   addPathBeneathRule(ruleset, "/", READ_EXECUTE_RIGHTS);
   addPathBeneathRule(ruleset, "/dev/null", all);
   const inRoots = all & ~(AccessFs.MAKE_CHAR | AccessFs.MAKE_BLOCK);
@@ -89,7 +91,7 @@ function confine(options: LauncherContract, simulateNoLandlock: boolean): void {
     if (!options.allowUnsandboxed) throw new Error(`${error.message}; refusing to run unconfined`);
     printLine(`warning: ${error.message}; running WITHOUT a filesystem sandbox (--allow-unsandboxed)`);
   }
-  if (abi !== undefined) applyLandlock(abi, options.writableRoots);
+  if (abi !== undefined) applyLandlock(abi, options.writableRoots, options.allowNetwork);
   if (!options.allowNetwork) installNetworkSeccompFilter();
 }
 

@@ -11,7 +11,7 @@ import {
   parseLauncherArgs,
 } from "../../src/sandbox/launcher-args.ts";
 import type { SandboxPolicy, SandboxState } from "../../src/sandbox/policy.ts";
-import { SANDBOX_EXEC_PATH, seatbeltArgs, seatbeltProfile } from "../../src/sandbox/seatbelt.ts";
+import { SANDBOX_EXEC_PATH, type SeatbeltSandbox, seatbeltArgs, seatbeltProfile } from "../../src/sandbox/seatbelt.ts";
 
 const base = mkdtempSync(join(tmpdir(), "sbx-seatbelt-"));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -21,6 +21,13 @@ const extra = join(base, "extra");
 mkdirSync(join(workspace, ".git"), { recursive: true });
 mkdirSync(join(workspace, ".codex"));
 mkdirSync(extra);
+
+/** The call's sandbox for `sandboxPolicy` in the workspace, as the server computes it. */
+function confined(sandboxPolicy: SandboxPolicy, env: Record<string, string> = {}): SeatbeltSandbox {
+  const sandbox = callSandbox({ sandboxPolicy, codexLinuxSandboxExe: null, sandboxCwd: workspace, readOnlyPaths: [] }, env);
+  if (sandbox.writableRoots === "everything") throw new Error("not a confined policy");
+  return { writableRoots: sandbox.writableRoots, readOnlyPaths: sandbox.readOnlyPaths, allowNetwork: sandbox.allowNetwork };
+}
 
 const LANDLOCK_ONLY: LinuxSandboxMode = { kind: "landlock-only", reason: "test" };
 
@@ -34,7 +41,7 @@ const workspaceWrite = (network_access: boolean): SandboxPolicy & { type: "works
 
 describe("seatbelt profile", () => {
   test("read-only: closed by default, reads allowed, no writes but /dev/null, no network", () => {
-    const { profile, params } = seatbeltProfile({ type: "read-only" }, workspace, {});
+    const { profile, params } = seatbeltProfile(confined({ type: "read-only" }));
     expect(profile.startsWith("(version 1)\n")).toBe(true);
     expect(profile).toContain("(deny default)");
     expect(profile).toContain("(allow file-read*)");
@@ -49,7 +56,7 @@ describe("seatbelt profile", () => {
   });
 
   test("workspace-write: roots as params, .git and .codex carved out, paths never in the text", () => {
-    const { profile, params } = seatbeltProfile(workspaceWrite(false), workspace, {});
+    const { profile, params } = seatbeltProfile(confined(workspaceWrite(false)));
     expect(params).toEqual([
       ["WRITABLE_ROOT_0", extra],
       ["WRITABLE_ROOT_1", workspace],
@@ -65,7 +72,7 @@ describe("seatbelt profile", () => {
   });
 
   test("network only when the policy enables it", () => {
-    const { profile } = seatbeltProfile(workspaceWrite(true), workspace, {});
+    const { profile } = seatbeltProfile(confined(workspaceWrite(true)));
     expect(profile).toContain("(allow network-outbound)");
     expect(profile).toContain("(allow network-inbound)");
     expect(profile).toContain("(allow system-socket)");
@@ -73,14 +80,14 @@ describe("seatbelt profile", () => {
 
   test("/tmp and $TMPDIR become roots unless excluded", () => {
     const policy = { ...workspaceWrite(false), exclude_slash_tmp: false, exclude_tmpdir_env_var: false };
-    const { params } = seatbeltProfile(policy, workspace, { TMPDIR: extra });
+    const { params } = seatbeltProfile(confined(policy, { TMPDIR: extra }));
     expect(params.map(([key, value]) => `${key}=${value}`)).toContain("WRITABLE_ROOT_2=/tmp");
   });
 
   test("arguments: -p profile, -D params, --, command", () => {
     const command = ["/bin/bash", "-lc", "ls"];
-    const args = seatbeltArgs(workspaceWrite(false), workspace, {}, command);
-    const { profile } = seatbeltProfile(workspaceWrite(false), workspace, {});
+    const args = seatbeltArgs(confined(workspaceWrite(false)), command);
+    const { profile } = seatbeltProfile(confined(workspaceWrite(false)));
     expect(args).toEqual([
       "-p",
       profile,
@@ -156,7 +163,7 @@ describe("planSandboxedCommand", () => {
   test("macOS: sandbox-exec with the profile", () => {
     const result = plan({ type: "read-only" }, "darwin");
     expect(result.file).toBe(SANDBOX_EXEC_PATH);
-    expect(result.args).toEqual(seatbeltArgs({ type: "read-only" }, workspace, {}, bashArgv));
+    expect(result.args).toEqual(seatbeltArgs(confined({ type: "read-only" }), bashArgv));
     expect(result.env.CODEX_SANDBOX).toBe("seatbelt");
     expect(result.sandbox).toBe("seatbelt");
   });
