@@ -17,7 +17,8 @@
       namespaces, and a network namespace (loopback only) with --unshare-net;
    2. every mount read-only (recursively), then each --rw PATH bound back
       read-write (nodev, nosuid), then each --ro PATH bound read-only on top
-      (given in that order, parents first). Paths are opened without following
+      (given in that order, parents first), and a devpts of its own over
+      /dev/pts (the machine's terminals hidden). Paths are opened without following
       a symlink in their last component and must be what the server resolved
       (a path that changed since is skipped: it stays read-only). A missing
       path is skipped;
@@ -186,6 +187,22 @@ enter_namespaces (int unshare_net)
     stage_fail ("mount_setattr (read-only)", "/", errno);
 }
 
+/* The machine's terminals stay out of reach (a terminal of the same user could
+   be read from: the user's keystrokes): a devpts of our own over /dev/pts,
+   and /dev/ptmx pointing at it. */
+static void
+private_terminals (void)
+{
+  if (mount ("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") < 0)
+    {
+      if (errno == ENOENT)
+	return;
+      stage_fail ("mount", "/dev/pts", errno);
+    }
+  if (mount ("/dev/pts/ptmx", "/dev/ptmx", 0, MS_BIND, 0) < 0 && errno != ENOENT)
+    stage_fail ("mount --bind /dev/pts/ptmx", "/dev/ptmx", errno);
+}
+
 static void
 drop_capabilities (void)
 {
@@ -272,6 +289,7 @@ stage_main (int argc, char **argv)
   for (int j = 1; j < i; j++)
     if (strcmp (argv[j], "--ro") == 0 && j + 1 < i)
       rebind (argv[++j], CODEX_MOUNT_ATTR_RDONLY | CODEX_MOUNT_ATTR_NODEV | CODEX_MOUNT_ATTR_NOSUID, 0);
+  private_terminals ();
   /* The working directory still points into the mount it was in before the
      binds; entering it again by name lands in the bind on top. */
   char cwd[PATH_MAX];

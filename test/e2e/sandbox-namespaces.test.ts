@@ -266,6 +266,26 @@ describe("namespace sandbox", () => {
     }
   });
 
+  test("the machine's terminals are out of reach: a pseudo-terminal open outside is not there inside", async () => {
+    const holder = Bun.spawn([PYTHON, "-c", "import os, pty, sys; m, s = pty.openpty(); print(os.ttyname(s), flush=True); sys.stdin.read()"], {
+      stdin: "pipe",
+      stdout: "pipe",
+    });
+    try {
+      const reader = holder.stdout.getReader();
+      const { value } = await reader.read();
+      const terminal = new TextDecoder().decode(value).trim();
+      expect(terminal).toMatch(/^\/dev\/pts\/\d+$/);
+      expect(existsSync(terminal)).toBe(true);
+      const workdir = freshDir("terminals");
+      await setSandbox(client, workspaceWrite(), workdir);
+      const result = await shell(client, { command: `test -e ${terminal} && echo visible || echo hidden; cat ${terminal} 2>/dev/null; echo read=$?`, workdir });
+      expect(result.output).toBe("hidden\nread=1\n");
+    } finally {
+      holder.kill("SIGKILL");
+    }
+  });
+
   test("8. nothing started by a call outlives it: setsid, double fork, nohup, descriptors closed", async () => {
     const tag = marker();
     const workdir = freshDir("outlive");
