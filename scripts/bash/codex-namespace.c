@@ -15,6 +15,7 @@
 
    1. new user (the caller's uid/gid mapped to themselves), mount, PID and IPC
       namespaces, and a network namespace (loopback only) with --unshare-net;
+      a new session keyring;
    2. every mount read-only (recursively), then each --rw PATH bound back
       read-write (nodev, nosuid), then each --ro PATH bound read-only on top
       (given in that order, parents first), and a devpts of its own over
@@ -75,6 +76,7 @@
 #define CODEX_MOUNT_ATTR_RDONLY 0x1
 #define CODEX_MOUNT_ATTR_NOSUID 0x2
 #define CODEX_MOUNT_ATTR_NODEV 0x4
+#define CODEX_KEYCTL_JOIN_SESSION_KEYRING 1
 
 struct codex_mount_attr
 {
@@ -179,6 +181,10 @@ enter_namespaces (int unshare_net)
   write_file ("/proc/self/uid_map", map);
   snprintf (map, sizeof map, "%u %u 1\n", (unsigned) gid, (unsigned) gid);
   write_file ("/proc/self/gid_map", map);
+  /* A session keyring of its own: the one inherited from the server is
+     shared with processes outside, and the shell could change its keys. */
+  if (syscall (SYS_keyctl, CODEX_KEYCTL_JOIN_SESSION_KEYRING, 0) < 0 && errno != ENOSYS)
+    stage_fail ("keyctl(KEYCTL_JOIN_SESSION_KEYRING)", 0, errno);
   /* Nothing done here may reach the mounts outside. */
   if (mount (0, "/", 0, MS_REC | MS_PRIVATE, 0) < 0)
     stage_fail ("mount --make-rprivate", "/", errno);

@@ -74,6 +74,32 @@ describe("namespace stage", () => {
     expect(stage(args, "kill -9 $$").exitCode).toBe(137);
   });
 
+  test("the session keyring the stage inherits is out of the shell's reach", () => {
+    // Outside: a session keyring of our own holding a canary key; then the
+    // stage runs a shell that tries to replace it; then we read it back.
+    const script = String.raw`
+import ctypes, subprocess, sys
+libc = ctypes.CDLL(None, use_errno=True)
+SYS = {"x86_64": (248, 250), "aarch64": (217, 219)}[__import__("platform").machine()]
+add_key = lambda value: libc.syscall(SYS[0], b"user", b"codex-canary", value, len(value), -3)
+if libc.syscall(SYS[1], 1, b"codex-outer") < 0: sys.exit("join failed")
+if add_key(b"outside") < 0: sys.exit("add failed")
+stage = subprocess.run(sys.argv[1:] + [sys.executable, sys.executable, "-c", "import ctypes, sys\nlibc = ctypes.CDLL(None)\nS = " + repr(SYS) + "\nsys.exit(0 if libc.syscall(S[0], b'user', b'codex-canary', b'sandbox', 7, -3) >= 0 else 3)"])
+key = libc.syscall(SYS[1], 10, -3, b"user", b"codex-canary", 0)
+buffer = ctypes.create_string_buffer(64)
+length = libc.syscall(SYS[1], 11, key, buffer, 64)
+print(stage.returncode, buffer.raw[:length].decode())
+`;
+    const args = namespaceStageArgs({ writableRoots: [], readOnlyPaths: [], unshareNetwork: true, reportFd: null });
+    const run = Bun.spawnSync(["/usr/bin/python3", "-c", script, "/bin/bash", "-c", `exec -a ${NAMESPACE_STAGE_ARGV0} ${STAGE} "$@"`, "_", ...args], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    expect(run.stderr.toString()).toBe("");
+    // The shell's add_key worked on its own keyring; ours still holds "outside".
+    expect(run.stdout.toString()).toBe("0 outside\n");
+  });
+
   test("a failure before the program starts: one line on the report descriptor, the launchers' exit status", () => {
     const run = Bun.spawnSync(["/bin/bash", "-c", `exec 5>&1 1>/dev/null; exec -a ${NAMESPACE_STAGE_ARGV0} ${STAGE} --report-fd 5 --`], { stdout: "pipe", stderr: "pipe" });
     expect(run.exitCode).toBe(LAUNCHER_FAILURE_EXIT_CODE);
