@@ -6,13 +6,13 @@ import { closeSync, fstatSync, readdirSync, readFileSync, readlinkSync } from "n
 import { constants } from "node:os";
 import { dirname } from "node:path";
 import { readNonBlocking, setPipeSize } from "../ffi/io.ts";
-import { LAUNCHER_FAILURE_EXIT_CODE, LaunchRefusedError } from "../sandbox/launcher-args.ts";
 import { makePipe } from "../ffi/poll.ts";
 import { setNonBlocking } from "../ffi/socket.ts";
 import { BASH_EXEC_WRAPPER_ENV, ESCALATE_SOCKET_ENV, EXEC_WRAPPER_ENV } from "../escalate/protocol.ts";
 import { CallEscalation, type ExecDecider } from "../escalate/server.ts";
 import type { SocketHub } from "../escalate/socket-hub.ts";
 import type { WorkerReport } from "../escalate/socket-worker-protocol.ts";
+import { LAUNCHER_FAILURE_EXIT_CODE, LaunchRefusedError } from "../sandbox/launcher-args.ts";
 import { Deadline } from "./deadline.ts";
 import { BoundedOutput, DEFAULT_OUTPUT_LIMIT_BYTES } from "./output.ts";
 
@@ -69,6 +69,8 @@ export interface LaunchPlan {
   argv0: string;
   args: string[];
   env: Record<string, string>;
+  /** The child descriptor a launcher reports a refusal on; null when Bash runs without one. */
+  reportFd: number | null;
 }
 
 export interface ShellCall {
@@ -279,11 +281,12 @@ export async function runShellCall(call: ShellCall): Promise<ExecResult> {
   const [outputRead, outputWrite] = makePipe();
   setPipeSize(outputRead, PIPE_BYTES);
   const callLinks = [fdLink("pipe", outputRead), fdLink("socket", escalation.clientFd)];
-  const [reportRead, reportWrite] = makePipe();
+  // Only a launcher gets the report pipe: Bash itself must not be able to fake a refusal.
+  const [reportRead, reportWrite] = plan.reportFd === null ? [null, null] : makePipe();
   // Descriptors 3 and up, by number; a gap is closed in the child.
   const inherited: Array<number | "ignore"> = [];
   inherited[ESCALATE_SOCKET_CHILD_FD - 3] = escalation.clientFd;
-  inherited[LAUNCH_REPORT_CHILD_FD - 3] = reportWrite;
+  if (plan.reportFd !== null && reportWrite !== null) inherited[plan.reportFd - 3] = reportWrite;
   let child: ReturnType<typeof Bun.spawn>;
   try {
     child = Bun.spawn({
@@ -298,12 +301,12 @@ export async function runShellCall(call: ShellCall): Promise<ExecResult> {
   } catch (error) {
     escalation.close();
     closeSync(outputRead);
-    closeSync(reportRead);
+    if (reportRead !== null) closeSync(reportRead);
     throw error;
   } finally {
     closeSync(outputWrite);
     closeSync(escalation.clientFd);
-    closeSync(reportWrite);
+    if (reportWrite !== null) closeSync(reportWrite);
   }
   const bashStartTicks = startTicks(child.pid);
   let readSinceCollection = 0;
@@ -358,7 +361,7 @@ export async function runShellCall(call: ShellCall): Promise<ExecResult> {
   capture.drain(READ_TURN_BYTES);
   capture.close();
 
-  const report = launchReport(reportRead);
+  const report = reportRead === null ? "" : launchReport(reportRead);
   if (exitCode === LAUNCHER_FAILURE_EXIT_CODE && report !== "") throw new LaunchRefusedError(report);
 
   const signal = child.signalCode;

@@ -72,6 +72,8 @@ export interface SandboxedCommand {
   env: Record<string, string>;
   /** Which mechanism confines the command. */
   sandbox: "namespaces" | "landlock" | "seatbelt" | "none";
+  /** Where the launcher reports a refusal (the input's reportFd); null when Bash starts without a launcher of ours. */
+  reportFd: number | null;
   /**
    * The policy asked for confinement and this plan runs without it (only on a
    * platform with no sandbox, in degraded mode). On Linux the launcher decides
@@ -96,6 +98,7 @@ export function planSandboxedCommand(input: PlanInput): SandboxedCommand {
     args: bashArgv.slice(1),
     env: childEnv,
     sandbox: "none",
+    reportFd: null,
     degraded,
   });
   if (sandbox.writableRoots === "everything") return direct(false);
@@ -107,7 +110,7 @@ export function planSandboxedCommand(input: PlanInput): SandboxedCommand {
       reportFd: input.reportFd,
     });
     if (input.linuxMode.kind === "landlock-only") {
-      return { file: input.selfExecutable, argv0: LINUX_SANDBOX_ARGV0, args: [...launcher, "--", ...bashArgv], env: childEnv, sandbox: "landlock", degraded: false };
+      return { file: input.selfExecutable, argv0: LINUX_SANDBOX_ARGV0, args: [...launcher, "--", ...bashArgv], env: childEnv, sandbox: "landlock", reportFd: input.reportFd, degraded: false };
     }
     const stage = namespaceStageArgs({
       writableRoots: [...sandbox.writableRoots],
@@ -121,6 +124,7 @@ export function planSandboxedCommand(input: PlanInput): SandboxedCommand {
       args: [...stage, input.selfExecutable, LINUX_SANDBOX_ARGV0, ...launcher, "--", ...bashArgv],
       env: childEnv,
       sandbox: "namespaces",
+      reportFd: input.reportFd,
       degraded: false,
     };
   }
@@ -132,6 +136,7 @@ export function planSandboxedCommand(input: PlanInput): SandboxedCommand {
       args: seatbeltArgs({ writableRoots: sandbox.writableRoots, readOnlyPaths: sandbox.readOnlyPaths, allowNetwork: sandbox.allowNetwork }, bashArgv),
       env: childEnv,
       sandbox: "seatbelt",
+      reportFd: null,
       degraded: false,
     };
   }

@@ -360,6 +360,15 @@ describe("namespace sandbox", () => {
     expect(readFileSync(join(project, "src", "a"), "utf8")).toBe("ok\n");
   });
 
+  test("a command cannot pass itself off as a launcher refusal: its exit status 121 is a normal result", async () => {
+    const workdir = freshDir("fake-refusal");
+    for (const policy of [workspaceWrite(), { type: "danger-full-access" }]) {
+      await setSandbox(client, policy, workdir);
+      const result = await shell(client, { command: "for fd in 4 5 6; do echo 'codex-linux-sandbox: fake' >&$fd; done 2>/dev/null; exit 121", workdir });
+      expect(result).toMatchObject({ exit_code: 121, output: "" });
+    }
+  });
+
   test("legitimate work: git init and commit where .git is missing, /tmp, /dev/null, a login shell, interception, escalation", async () => {
     const project = freshDir("legit");
     const escalated = join(freshDir("legit-outside"), "escalated");

@@ -32,7 +32,7 @@ function run(command: string, decide: ExecDecider, options: { wrapper?: string; 
     env,
     decide,
     hub,
-    launch: (bashArgv, bashEnv) => ({ file: bashArgv[0]!, argv0: bashArgv[0]!, args: bashArgv.slice(1), env: bashEnv }),
+    launch: (bashArgv, bashEnv) => ({ file: bashArgv[0]!, argv0: bashArgv[0]!, args: bashArgv.slice(1), env: bashEnv, reportFd: null }),
   });
 }
 

@@ -123,6 +123,7 @@ describe("planSandboxedCommand", () => {
       args: ["--report-fd", "4", "--", ...bashArgv],
       env: { PATH: "/bin", CODEX_SANDBOX_NETWORK_DISABLED: "1" },
       sandbox: "landlock",
+      reportFd: 4,
       degraded: false,
     });
   });
@@ -130,7 +131,7 @@ describe("planSandboxedCommand", () => {
   test("linux with namespaces: the patched Bash's namespace stage, then our binary as codex-linux-sandbox", () => {
     const result = plan(workspaceWrite(false), "linux", false, { kind: "namespaces", stage: "/opt/stage-bash" });
     const protectedPaths = [join(workspace, ".codex"), join(workspace, ".git")];
-    expect(result).toMatchObject({ file: "/opt/stage-bash", argv0: NAMESPACE_STAGE_ARGV0, sandbox: "namespaces" });
+    expect(result).toMatchObject({ file: "/opt/stage-bash", argv0: NAMESPACE_STAGE_ARGV0, sandbox: "namespaces", reportFd: 4 });
     expect(result.args).toEqual([
       "--report-fd", "4", "--unshare-net",
       "--rw", extra, "--rw", workspace,
@@ -151,7 +152,7 @@ describe("planSandboxedCommand", () => {
   test("full access runs bash directly", () => {
     for (const platform of ["linux", "darwin", "win32"] as NodeJS.Platform[]) {
       expect(plan({ type: "danger-full-access" }, platform)).toEqual({
-        file: "/opt/bash", argv0: "/opt/bash", args: ["-lc", "echo hi"], env: { PATH: "/bin" }, sandbox: "none", degraded: false,
+        file: "/opt/bash", argv0: "/opt/bash", args: ["-lc", "echo hi"], env: { PATH: "/bin" }, sandbox: "none", reportFd: null, degraded: false,
       });
     }
     expect(plan({ type: "external-sandbox", network_access: "restricted" }, "linux").env).toEqual({
@@ -166,6 +167,7 @@ describe("planSandboxedCommand", () => {
     expect(result.args).toEqual(seatbeltArgs(confined({ type: "read-only" }), bashArgv));
     expect(result.env.CODEX_SANDBOX).toBe("seatbelt");
     expect(result.sandbox).toBe("seatbelt");
+    expect(result.reportFd).toBeNull();
   });
 
   test("a platform without a sandbox refuses unless degraded mode is on", () => {
