@@ -73,9 +73,10 @@ try {
   await $`git apply -p1 ${patch}`.cwd(source);
   // Readline stays in: login profiles call its builtins (`complete`, `bind`).
   await $`./configure --quiet --without-bash-malloc --disable-nls --enable-static-link`.cwd(source).quiet();
-  const stageObject = join(source, "codex-namespace.o");
-  await $`cc -O2 -Wall -Werror -c -o ${stageObject} ${namespaceStage}`.cwd(source).quiet();
-  await $`make -j${cpus().length} -s LOCAL_LIBS=${stageObject}`.cwd(source).quiet();
+  // Compiled by Bash's own rules, so with the compiler configure chose (a cross compiler too).
+  copyFileSync(namespaceStage, join(source, "codex-namespace.c"));
+  await $`make -s codex-namespace.o`.cwd(source).quiet();
+  await $`make -j${cpus().length} -s LOCAL_LIBS=${join(source, "codex-namespace.o")}`.cwd(source).quiet();
   await $`strip bash`.cwd(source);
   const built = await $`./bash -c 'echo "$BASH_VERSION"'`.cwd(source).text();
   // The namespace stage must be in (it exits 0 when this kernel lets it work, 121 when not).
