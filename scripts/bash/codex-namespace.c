@@ -19,10 +19,10 @@
    2. every mount read-only (recursively), then each --rw PATH bound back
       read-write (nodev, nosuid), then each --ro PATH bound read-only on top
       (given in that order, parents first), and a devpts of its own over
-      /dev/pts (the machine's terminals hidden). Paths are opened without following
-      a symlink in their last component and must be what the server resolved
-      (a path that changed since is skipped: it stays read-only). A missing
-      path is skipped;
+      /dev/pts (the machine's terminals hidden). Paths are opened without
+      following a symlink and must be what the server resolved: a --rw path
+      that changed since is skipped (it stays read-only), a --ro one fails
+      the call. A missing path is skipped;
    3. fork: the child is PID 1 of the new PID namespace; it mounts a fresh
       /proc, forks the program's process (capability bounding set emptied, so
       even uid 0 holds no capability in the namespace) and waits for it. When
@@ -51,6 +51,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -125,9 +126,12 @@ set_tree_attributes (int tree, uint64_t set, uint64_t clear)
 
 /* Binds PATH onto itself with the given attributes. The path is opened once
    (not following a final symlink) and everything after works on that open
-   file, so nothing can redirect the mount between the check and the bind. */
+   file, so nothing can redirect the mount between the check and the bind.
+   A path that is no longer what the server resolved is skipped when it was
+   to become writable (it stays read-only), and fails the call when it was to
+   stay read-only (MUST_HOLD). */
 static void
-rebind (const char *path, uint64_t set, uint64_t clear)
+rebind (const char *path, uint64_t set, uint64_t clear, int must_hold)
 {
   int target = open (path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (target < 0)
@@ -144,8 +148,13 @@ rebind (const char *path, uint64_t set, uint64_t clear)
   if (length < 0)
     stage_fail ("readlink", link, errno);
   resolved[length] = 0;
-  if (strcmp (resolved, path) != 0)
+  struct stat info;
+  if (fstat (target, &info) < 0)
+    stage_fail ("fstat", path, errno);
+  if (strcmp (resolved, path) != 0 || S_ISLNK (info.st_mode))
     {
+      if (must_hold)
+	stage_fail ("changed while the sandbox was being set up", path, ESTALE);
       close (target);
       return;
     }
@@ -291,10 +300,10 @@ stage_main (int argc, char **argv)
   enter_namespaces (unshare_net);
   for (int j = 1; j < i; j++)
     if (strcmp (argv[j], "--rw") == 0 && j + 1 < i)
-      rebind (argv[++j], CODEX_MOUNT_ATTR_NODEV | CODEX_MOUNT_ATTR_NOSUID, CODEX_MOUNT_ATTR_RDONLY);
+      rebind (argv[++j], CODEX_MOUNT_ATTR_NODEV | CODEX_MOUNT_ATTR_NOSUID, CODEX_MOUNT_ATTR_RDONLY, 0);
   for (int j = 1; j < i; j++)
     if (strcmp (argv[j], "--ro") == 0 && j + 1 < i)
-      rebind (argv[++j], CODEX_MOUNT_ATTR_RDONLY | CODEX_MOUNT_ATTR_NODEV | CODEX_MOUNT_ATTR_NOSUID, 0);
+      rebind (argv[++j], CODEX_MOUNT_ATTR_RDONLY | CODEX_MOUNT_ATTR_NODEV | CODEX_MOUNT_ATTR_NOSUID, 0, 1);
   private_terminals ();
   /* The working directory still points into the mount it was in before the
      binds; entering it again by name lands in the bind on top. */

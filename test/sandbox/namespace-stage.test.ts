@@ -67,6 +67,18 @@ describe("namespace stage", () => {
     expect(existsSync(join(target, "x"))).toBe(false);
   });
 
+  test("a read-only path that is not what the server resolved (a symlink now) fails the call; nothing runs", () => {
+    const target = join(base, "ro-target");
+    mkdirSync(target);
+    const link = join(base, "ro-link");
+    symlinkSync(target, link);
+    const marker = join(root, "ran");
+    const run = stage(namespaceStageArgs({ writableRoots: [root], readOnlyPaths: [link], unshareNetwork: false, reportFd: null }), `touch ${marker}`);
+    expect(run.exitCode).toBe(LAUNCHER_FAILURE_EXIT_CODE);
+    expect(run.stderr).toBe(`codex-linux-sandbox: namespace sandbox: changed while the sandbox was being set up ${link}: Stale file handle\n`);
+    expect(existsSync(marker)).toBe(false);
+  });
+
   test("missing paths are skipped; the program's exit status comes back, 128 + signal for a signal", () => {
     const missing = join(base, "missing");
     const args = namespaceStageArgs({ writableRoots: [missing], readOnlyPaths: [join(missing, ".git")], unshareNetwork: false, reportFd: null });
