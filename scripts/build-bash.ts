@@ -23,6 +23,13 @@ import { join, resolve } from "node:path";
 
 const root = resolve(import.meta.dir, "..");
 const PATCH_DIR = join(root, "scripts/bash");
+/**
+ * The Linux sandbox's namespace stage: not a patch of Bash but a file linked
+ * into it (it runs from a constructor only when started under its own name).
+ */
+const NAMESPACE_STAGE = "codex-namespace.c";
+/** The stage's exit status when this kernel refuses namespaces (a probe, not a failure of the build). */
+const STAGE_REFUSED_EXIT = 121;
 
 const SOURCE_PACKAGE = "bash=5.2.15-2";
 const SOURCE_VERSION = "5.2.15";
@@ -185,12 +192,20 @@ async function compile(tarball: string, arch: BashArch, toolchain: Toolchain, ou
     // Readline stays in: login profiles call its builtins (`complete`, `bind`).
     const configure = await $`./configure --quiet --without-bash-malloc --disable-nls --enable-static-link ${cross}`.cwd(source).quiet().nothrow();
     if (configure.exitCode !== 0) throw new BashBuildError(`configure failed for linux-${arch}:\n${configure.stderr.toString().slice(-2000)}`, `apt-get install ${toolchain.packages}`);
-    const make = await $`make -j${cpus().length} -s`.cwd(source).quiet().nothrow();
+    // Compiled by Bash's own rules, so with the compiler configure chose (a cross compiler too).
+    copyFileSync(join(PATCH_DIR, NAMESPACE_STAGE), join(source, NAMESPACE_STAGE));
+    const stageObject = NAMESPACE_STAGE.replace(/\.c$/, ".o");
+    const make = await $`make -s ${stageObject} && make -j${cpus().length} -s LOCAL_LIBS=${join(source, stageObject)}`.cwd(source).quiet().nothrow();
     if (make.exitCode !== 0) throw new BashBuildError(`make failed for linux-${arch}:\n${make.stderr.toString().slice(-2000)}`, `apt-get install ${toolchain.packages}`);
     await $`${toolchain.strip} bash`.cwd(source).quiet();
     if (toolchain.host === undefined) {
       const version = (await $`./bash -c 'echo "$BASH_VERSION"'`.cwd(source).text()).trim();
       if (!version.startsWith(SOURCE_VERSION)) throw new BashBuildError(`the built Bash reports version ${JSON.stringify(version)}`, "report this as a bug");
+      // The namespace stage must be in (it exits 0 when this kernel lets it work, STAGE_REFUSED_EXIT when not).
+      const stage = Bun.spawnSync([join(source, "bash"), "--probe"], { argv0: "codex-linux-namespace" });
+      if (stage.exitCode !== 0 && stage.exitCode !== STAGE_REFUSED_EXIT) {
+        throw new BashBuildError(`the namespace stage is missing from the built Bash (probe exit ${stage.exitCode})`, "report this as a bug");
+      }
     }
     mkdirSync(join(output, ".."), { recursive: true });
     const staged = `${output}.${process.pid}`;

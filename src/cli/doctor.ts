@@ -5,7 +5,8 @@ import { accessSync, constants, mkdirSync, rmSync, writeFileSync } from "node:fs
 import { join } from "node:path";
 import { cacheRoot, resolveBash } from "../exec/bash.ts";
 import { landlockAbiVersion } from "../ffi/landlock.ts";
-import { LINUX_SANDBOX_ARGV0 } from "../sandbox/launch.ts";
+import { LINUX_SANDBOX_ARGV0 } from "../sandbox/launcher-args.ts";
+import { detectLinuxSandbox, LOST_WITHOUT_NAMESPACES } from "../sandbox/namespaces.ts";
 import { describeRulesSource, rulesSources } from "./rules-sources.ts";
 import { resolveWrapperPath, WRAPPER_NAME } from "./wrapper-path.ts";
 
@@ -51,6 +52,23 @@ function checkLinuxSandbox(probeDir: string): string {
   return "Landlock and seccomp applied by our launcher; a read-only probe could not write";
 }
 
+/** The namespace sandbox, as the server would decide it at start; its absence is a warning, naming what is lost. */
+export function checkNamespaces(bashPath: string, env: NodeJS.ProcessEnv): Finding {
+  const mode = detectLinuxSandbox(bashPath, env);
+  if (mode.kind === "namespaces") {
+    return {
+      item: "namespaces",
+      verdict: "ok",
+      detail: "user, mount, PID, IPC and network namespaces: / read-only, writable roots bound back, .git/.codex/.agents read-only",
+    };
+  }
+  return {
+    item: "namespaces",
+    verdict: "warn",
+    detail: `unavailable (${mode.reason}); Landlock + seccomp only, so: ${LOST_WITHOUT_NAMESPACES.join("; ")}`,
+  };
+}
+
 export function runDoctor(args: { bash?: string; execve?: string; allowUnsandboxed: boolean }, env: NodeJS.ProcessEnv): Finding[] {
   const findings: Finding[] = [];
   const cache = cacheRoot(env);
@@ -78,11 +96,6 @@ export function runDoctor(args: { bash?: string; execve?: string; allowUnsandbox
     const sandboxVerdict: Verdict = args.allowUnsandboxed ? "warn" : "FAIL";
     findings.push(attempt("landlock", () => `ABI ${landlockAbiVersion()}`, sandboxVerdict));
     findings.push(attempt("sandbox launch", () => checkLinuxSandbox(cache), sandboxVerdict));
-    findings.push({
-      item: "protected paths",
-      verdict: "warn",
-      detail: "on Linux, .git and .codex inside a writable root stay writable (Landlock cannot carve read-only holes); only macOS enforces them",
-    });
   } else if (process.platform === "darwin") {
     findings.push(attempt("seatbelt", () => (accessSync("/usr/bin/sandbox-exec", constants.X_OK), "/usr/bin/sandbox-exec present")));
   }
@@ -102,6 +115,7 @@ export const doctorCommand = defineCommand({
     try {
       bashPath = await resolveBash({ flag: args.bash, env: process.env });
       findings.unshift(attempt("bash", () => checkPatchedBash(bashPath)));
+      if (process.platform === "linux") findings.push(checkNamespaces(bashPath, process.env));
     } catch (error) {
       findings.unshift({ item: "bash", verdict: "FAIL", detail: (error as Error).message });
     }

@@ -7,6 +7,8 @@ import { DEFAULT_APPROVAL_TIMEOUT_MS } from "../mcp/approval.ts";
 import { serveStdio } from "../mcp/server.ts";
 import { isVariableName } from "../policy/escalation-env.ts";
 import { loadDefaultPolicy, RulesLoadError, type Policy } from "../policy/index.ts";
+import type { LinuxSandboxMode } from "../sandbox/launch.ts";
+import { detectLinuxSandbox, LOST_WITHOUT_NAMESPACES } from "../sandbox/namespaces.ts";
 import { configureLogging, LOG_LEVEL_ARG } from "./logging.ts";
 import { describeRulesSource, rulesSources } from "./rules-sources.ts";
 import { resolveWrapperPath } from "./wrapper-path.ts";
@@ -70,6 +72,7 @@ export const serveCommand = defineCommand({
     }
     const wrapperPath = resolveWrapperPath(args.execve, process.env);
     consola.debug(`bash: ${bashPath}; wrapper: ${wrapperPath}`);
+    const linuxSandbox = linuxSandboxMode(bashPath);
     await serveStdio({
       bashPath,
       wrapperPath,
@@ -81,6 +84,7 @@ export const serveCommand = defineCommand({
       outputLimit,
       allowUnsandboxed: args["allow-unsandboxed"] === true,
       escalationEnv,
+      linuxSandbox,
       log: (message) => consola.info(message),
     });
     // Idle workers and timers must not keep a server without a client alive.
@@ -98,6 +102,19 @@ function repeatedValues(rawArgs: readonly string[], flag: string): string[] {
     else if (arg.startsWith(`${flag}=`)) values.push(arg.slice(flag.length + 1));
   }
   return values;
+}
+
+/** The namespace sandbox where this machine allows it; else the fallback, said once and loudly. */
+function linuxSandboxMode(bashPath: string): LinuxSandboxMode {
+  if (process.platform !== "linux") return { kind: "landlock-only", reason: "not Linux" };
+  const mode = detectLinuxSandbox(bashPath, process.env);
+  if (mode.kind === "landlock-only") {
+    consola.warn(
+      `no namespace sandbox (${mode.reason}): commands run under Landlock + seccomp only, so:\n` +
+        LOST_WITHOUT_NAMESPACES.map((lost) => `  - ${lost}`).join("\n"),
+    );
+  }
+  return mode;
 }
 
 function parsePositive(flag: string, raw: string | undefined, fallback: number): number {

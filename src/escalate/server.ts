@@ -5,7 +5,7 @@
 // waits on a read (the socket worker does the waiting).
 import { isAbsolute, resolve } from "node:path";
 import { POLLHUP, pollReadable } from "../ffi/poll.ts";
-import { closeFd, MAX_FDS_PER_MESSAGE, sendNonBlocking, socketPair, SOCK_DGRAM } from "../ffi/socket.ts";
+import { closeFd, MAX_FDS_PER_MESSAGE, sendNonBlocking, socketPair, SOCK_SEQPACKET } from "../ffi/socket.ts";
 import {
   encodeFrame,
   FrameReader,
@@ -113,7 +113,10 @@ export class CallEscalation {
     this.execLauncher = options.execLauncher ?? process.execPath;
     this.log = options.log ?? (() => {});
     this.onLargeRequest = options.onLargeRequest ?? (() => {});
-    const [serverEnd, clientEnd] = socketPair(SOCK_DGRAM);
+    // Seqpacket, not datagram: messages stay whole, and a connected socket
+    // ignores a destination address, so the sandbox cannot use the one socket
+    // it inherits to send to anyone but us.
+    const [serverEnd, clientEnd] = socketPair(SOCK_SEQPACKET);
     this.clientFd = clientEnd;
     this.handshakeId = hub.watch(serverEnd, "handshakes", (report) => this.onHandshake(report));
   }

@@ -12,6 +12,7 @@ import { BASH_EXEC_WRAPPER_ENV, ESCALATE_SOCKET_ENV, EXEC_WRAPPER_ENV } from "..
 import { CallEscalation, type ExecDecider } from "../escalate/server.ts";
 import type { SocketHub } from "../escalate/socket-hub.ts";
 import type { WorkerReport } from "../escalate/socket-worker-protocol.ts";
+import { LAUNCHER_FAILURE_EXIT_CODE, LaunchRefusedError } from "../sandbox/launcher-args.ts";
 import { Deadline } from "./deadline.ts";
 import { BoundedOutput, DEFAULT_OUTPUT_LIMIT_BYTES } from "./output.ts";
 
@@ -46,6 +47,9 @@ const COLLECT_EVERY_BYTES = 256 * 1024 * 1024;
 const readBuffer = new Uint8Array(new ArrayBuffer(READ_CHUNK_BYTES));
 /** Bash reads the escalation socket number from the environment; we always put it here. */
 const ESCALATE_SOCKET_CHILD_FD = 3;
+/** Where the sandbox launcher writes why it refused (never inherited by Bash). */
+const LAUNCH_REPORT_CHILD_FD = ESCALATE_SOCKET_CHILD_FD + 1;
+const LAUNCH_REPORT_BYTES = 4096;
 /**
  * Variables that turn a compiled Bun binary (our wrapper) into something else:
  * the sandboxed side may set them itself, but they never come from us.
@@ -65,6 +69,8 @@ export interface LaunchPlan {
   argv0: string;
   args: string[];
   env: Record<string, string>;
+  /** The child descriptor a launcher reports a refusal on; null when Bash runs without one. */
+  reportFd: number | null;
 }
 
 export interface ShellCall {
@@ -79,8 +85,8 @@ export interface ShellCall {
   /** Our binary, started as `codex-escalate-exec` for escalations (default: this process's executable). */
   execLauncher?: string;
   hub: SocketHub;
-  /** Wraps Bash (argv and environment) in the call's sandbox. */
-  launch: (bashArgv: string[], env: Record<string, string>) => LaunchPlan;
+  /** Wraps Bash (argv and environment) in the call's sandbox; a launcher's refusal goes to `reportFd` in the child. */
+  launch: (bashArgv: string[], env: Record<string, string>, reportFd: number) => LaunchPlan;
   signal?: AbortSignal;
   outputLimit?: number;
   /** Lets the caller pause the deadline (approval questions). */
@@ -113,6 +119,18 @@ function killGroup(pid: number): void {
     process.kill(-pid, "SIGKILL");
   } catch {
     // The group is already gone.
+  }
+}
+
+/** What a launcher wrote on the report pipe before it exited (empty when it started the program). */
+function launchReport(fd: number): string {
+  const buffer = new Uint8Array(new ArrayBuffer(LAUNCH_REPORT_BYTES));
+  try {
+    setNonBlocking(fd);
+    const got = readNonBlocking(fd, buffer) ?? 0;
+    return new TextDecoder().decode(buffer.subarray(0, got)).trim();
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -259,12 +277,18 @@ class PipeCapture {
 
 export async function runShellCall(call: ShellCall): Promise<ExecResult> {
   const startedAt = performance.now();
-  const plan = call.launch([call.bashPath, call.login ? "-lc" : "-c", call.command], bashEnv(call));
+  const plan = call.launch([call.bashPath, call.login ? "-lc" : "-c", call.command], bashEnv(call), LAUNCH_REPORT_CHILD_FD);
   const output = new BoundedOutput(call.outputLimit ?? DEFAULT_OUTPUT_LIMIT_BYTES);
   const escalation = new CallEscalation(call.hub, call.decide, { log: call.log, onLargeRequest: collectGarbageSoon, execLauncher: call.execLauncher });
   const [outputRead, outputWrite] = makePipe();
   setPipeSize(outputRead, PIPE_BYTES);
   const callLinks = [fdLink("pipe", outputRead), fdLink("socket", escalation.clientFd)];
+  // Only a launcher gets the report pipe: Bash itself must not be able to fake a refusal.
+  const [reportRead, reportWrite] = plan.reportFd === null ? [null, null] : makePipe();
+  // Descriptors 3 and up, by number; a gap is closed in the child.
+  const inherited: Array<number | "ignore"> = [];
+  inherited[ESCALATE_SOCKET_CHILD_FD - 3] = escalation.clientFd;
+  if (plan.reportFd !== null && reportWrite !== null) inherited[plan.reportFd - 3] = reportWrite;
   let child: ReturnType<typeof Bun.spawn>;
   try {
     child = Bun.spawn({
@@ -272,17 +296,19 @@ export async function runShellCall(call: ShellCall): Promise<ExecResult> {
       argv0: plan.argv0,
       cwd: call.workdir,
       env: plan.env,
-      stdio: ["ignore", outputWrite, outputWrite, escalation.clientFd],
+      stdio: ["ignore", outputWrite, outputWrite, ...Array.from(inherited, (fd) => fd ?? "ignore")],
       // Own process group: a timeout kills Bash and everything it started.
       detached: true,
     });
   } catch (error) {
     escalation.close();
     closeSync(outputRead);
+    if (reportRead !== null) closeSync(reportRead);
     throw error;
   } finally {
     closeSync(outputWrite);
     closeSync(escalation.clientFd);
+    if (reportWrite !== null) closeSync(reportWrite);
   }
   const bashStartTicks = startTicks(child.pid);
   let readSinceCollection = 0;
@@ -336,6 +362,9 @@ export async function runShellCall(call: ShellCall): Promise<ExecResult> {
   // Whatever the killed processes wrote last; a survivor still writing is cut off.
   capture.drain(READ_TURN_BYTES);
   capture.close();
+
+  const report = reportRead === null ? "" : launchReport(reportRead);
+  if (exitCode === LAUNCHER_FAILURE_EXIT_CODE && report !== "") throw new LaunchRefusedError(report);
 
   const signal = child.signalCode;
   const signalNumber = typeof signal === "number" ? signal : signal !== null ? ((constants.signals as Record<string, number>)[signal] ?? 0) : null;

@@ -84,13 +84,32 @@ export function landlockAbiVersion(): number {
   return Number(result);
 }
 
-/** Creates a ruleset handling `handledAccessFs`; returns its fd (close-on-exec). */
-export function createRuleset(handledAccessFs: bigint): number {
-  // struct landlock_ruleset_attr starts with u64 handled_access_fs; passing only
-  // that field's size tells the kernel the network and scope fields are unused.
-  const attr = new BigUint64Array(new ArrayBuffer(8));
+/** IPC scopes (`LANDLOCK_SCOPE_*`, ABI 6): what a sandboxed process may not reach outside its domain. */
+export const Scope = {
+  /** connect/send to an abstract Unix socket created outside the domain. */
+  ABSTRACT_UNIX_SOCKET: 1n << 0n,
+  /** Signals to processes outside the domain. */
+  SIGNAL: 1n << 1n,
+} as const;
+
+/** Whether the kernel with Landlock ABI `abi` can enforce scopes (ABI 6, Linux 6.12). */
+export function scopesAvailable(abi: number): boolean {
+  return abi >= 6;
+}
+
+/**
+ * Creates a ruleset handling `handledAccessFs` and restricting `scoped`;
+ * returns its fd (close-on-exec).
+ */
+export function createRuleset(handledAccessFs: bigint, scoped = 0n): number {
+  // struct landlock_ruleset_attr: u64 handled_access_fs, u64 handled_access_net,
+  // u64 scoped. Passing only the first field's size when no scope is asked
+  // keeps kernels before ABI 6 (which reject the longer struct) working.
+  const attr = new BigUint64Array(new ArrayBuffer(24));
   attr[0] = handledAccessFs;
-  return withPinned([attr], () => check("landlock_create_ruleset", syscall(SYS_LANDLOCK_CREATE_RULESET, BigInt(ptr(attr)), 8n, 0n)));
+  attr[2] = scoped;
+  const size = scoped === 0n ? 8n : 24n;
+  return withPinned([attr], () => check("landlock_create_ruleset", syscall(SYS_LANDLOCK_CREATE_RULESET, BigInt(ptr(attr)), size, 0n)));
 }
 
 function openPath(path: string): number {

@@ -18,18 +18,25 @@ export const BPF_LD_W_ABS = 0x20;
 export const BPF_JMP_JEQ_K = 0x15;
 export const BPF_JMP_JGE_K = 0x35;
 export const BPF_RET_K = 0x06;
+export const BPF_ALU_AND_K = 0x54;
 
 export const SECCOMP_RET_ALLOW = 0x7fff0000;
 export const SECCOMP_RET_ERRNO = 0x00050000;
 export const SECCOMP_RET_KILL_PROCESS = 0x80000000;
 export const EPERM = 1;
 export const AF_UNIX = 1;
+/** The socket types an AF_UNIX socket may have under the filter: connected ones only. */
+export const SOCK_STREAM = 1;
+export const SOCK_SEQPACKET = 5;
+/** The type argument carries SOCK_NONBLOCK / SOCK_CLOEXEC above these bits. */
+export const SOCK_TYPE_MASK = 0xf;
 
 // struct seccomp_data: i32 nr, u32 arch, u64 instruction_pointer, u64 args[6].
 // Both supported arches are little-endian, so arg 0's low 32 bits sit at 16.
 export const SECCOMP_DATA_NR = 0;
 export const SECCOMP_DATA_ARCH = 4;
 export const SECCOMP_DATA_ARG0_LOW = 16;
+export const SECCOMP_DATA_ARG1_LOW = 24;
 
 export const AUDIT_ARCH: Record<SeccompArch, number> = { x64: 0xc000003e, arm64: 0xc00000b7 };
 
@@ -79,7 +86,7 @@ export function seccompArch(arch: string = process.arch): SeccompArch {
   throw new SeccompUnsupportedArchError(arch);
 }
 
-type Label = "deny" | "kill" | "checkDomain";
+type Label = "deny" | "kill" | "allow" | "checkDomain";
 type Step = { code: number; k: number; jt?: Label; jf?: Label; label?: Label };
 
 /**
@@ -89,7 +96,11 @@ type Step = { code: number; k: number; jt?: Label; jf?: Label; label?: Label };
  *   over EPERM because such a process cannot do anything useful under a filter
  *   written for the native table, and a SIGSYS death names the cause;
  * - the listed syscalls: EPERM whatever the arguments;
- * - socket / socketpair: EPERM unless the domain is AF_UNIX;
+ * - socket / socketpair: EPERM unless the domain is AF_UNIX and the type a
+ *   connected one (stream or seqpacket). A datagram socket (SOCK_RAW is a
+ *   datagram socket too for AF_UNIX) can `sendmsg` to any address, which
+ *   seccomp cannot see inside the message header: with no datagram socket
+ *   in the sandbox, nothing leaves it by address;
  * - everything else: allowed.
  */
 export function buildNetworkFilter(arch: SeccompArch): BpfInstruction[] {
@@ -107,7 +118,11 @@ export function buildNetworkFilter(arch: SeccompArch): BpfInstruction[] {
     { code: BPF_RET_K, k: SECCOMP_RET_ALLOW },
     { code: BPF_LD_W_ABS, k: SECCOMP_DATA_ARG0_LOW, label: "checkDomain" },
     { code: BPF_JMP_JEQ_K, k: AF_UNIX, jf: "deny" },
-    { code: BPF_RET_K, k: SECCOMP_RET_ALLOW },
+    { code: BPF_LD_W_ABS, k: SECCOMP_DATA_ARG1_LOW },
+    { code: BPF_ALU_AND_K, k: SOCK_TYPE_MASK },
+    { code: BPF_JMP_JEQ_K, k: SOCK_STREAM, jt: "allow" },
+    { code: BPF_JMP_JEQ_K, k: SOCK_SEQPACKET, jf: "deny" },
+    { code: BPF_RET_K, k: SECCOMP_RET_ALLOW, label: "allow" },
     { code: BPF_RET_K, k: SECCOMP_RET_ERRNO | EPERM, label: "deny" },
     { code: BPF_RET_K, k: SECCOMP_RET_KILL_PROCESS, label: "kill" },
   );

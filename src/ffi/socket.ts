@@ -8,6 +8,7 @@ const isDarwin = process.platform === "darwin";
 export const AF_UNIX = 1;
 export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
+export const SOCK_SEQPACKET = 5;
 const SOCK_CLOEXEC = isDarwin ? 0 : 0o2000000;
 const SOL_SOCKET = isDarwin ? 0xffff : 1;
 const SCM_RIGHTS = 1;
@@ -45,7 +46,7 @@ function readLength(view: DataView, offset: number): number {
 }
 
 /** Creates a connected pair of AF_UNIX sockets, close-on-exec. */
-export function socketPair(type: typeof SOCK_STREAM | typeof SOCK_DGRAM): [number, number] {
+export function socketPair(type: typeof SOCK_STREAM | typeof SOCK_DGRAM | typeof SOCK_SEQPACKET): [number, number] {
   const fds = new Int32Array(new ArrayBuffer(8));
   check("socketpair", libc.socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, ptr(fds)));
   return [fds[0]!, fds[1]!];

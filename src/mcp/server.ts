@@ -7,13 +7,13 @@ import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, type CallTool
 import { z } from "zod";
 import { SocketHub } from "../escalate/socket-hub.ts";
 import type { Deadline } from "../exec/deadline.ts";
-import { DEFAULT_TIMEOUT_MS, runShellCall, type ExecResult } from "../exec/run.ts";
-import { createExecDecider, realRoots } from "../policy/decide.ts";
+import { DEFAULT_TIMEOUT_MS, runShellCall } from "../exec/run.ts";
+import { createExecDecider } from "../policy/decide.ts";
 import type { Policy } from "../policy/index.ts";
-import { LAUNCHER_FAILURE_EXIT_CODE } from "../sandbox/linux-launcher.ts";
-import { planSandboxedCommand } from "../sandbox/launch.ts";
+import { callSandbox, planSandboxedCommand, type LinuxSandboxMode } from "../sandbox/launch.ts";
+import { LaunchRefusedError } from "../sandbox/launcher-args.ts";
 import { parseAnySandboxState, readOnlyPathsNotice } from "../sandbox/permission-profile.ts";
-import { defaultSandboxState, hasFullDiskWriteAccess, SandboxStateError, writableRoots, type SandboxState } from "../sandbox/policy.ts";
+import { defaultSandboxState, SandboxStateError, type SandboxState } from "../sandbox/policy.ts";
 import { AlwaysAllow, alwaysAllowRulesPath } from "./always-allow.ts";
 import { askApproval } from "./approval.ts";
 import { startProgress } from "./progress.ts";
@@ -32,6 +32,8 @@ export interface ExecServerConfig {
   approvalTimeoutMs: number;
   /** Degraded mode: run unconfined (with a warning) where no sandbox is available. */
   allowUnsandboxed: boolean;
+  /** How Linux calls are confined here (namespaces.ts decides it at start). */
+  linuxSandbox: LinuxSandboxMode;
   outputLimit?: number;
   /** Request variables passed to escalated programs as they are, by the user's choice (`--escalation-env`). */
   escalationEnv?: readonly string[];
@@ -53,12 +55,6 @@ function rpcError(code: number, message: string): Error {
 
 function toRpcError(error: unknown): Error {
   return error instanceof SandboxStateError ? rpcError(ErrorCode.InvalidParams, error.message) : (error as Error);
-}
-
-/** The launcher refused to run the command unconfined: that is a failed call, not a result. */
-function launcherFailure(result: ExecResult): string | null {
-  const line = result.output.split("\n", 1)[0] ?? "";
-  return result.exit_code === LAUNCHER_FAILURE_EXIT_CODE && line.startsWith("codex-linux-sandbox: ") ? line : null;
 }
 
 function errorResult(message: string): CallToolResult {
@@ -122,7 +118,11 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
     } catch (error) {
       return errorResult(`invalid ${metaKey ?? SANDBOX_STATE_METHOD}: ${(error as Error).message}`);
     }
-    const notice = readOnlyPathsNotice(sandbox);
+    // Read-only paths beneath writable roots hold where the platform enforces
+    // them (Seatbelt; Linux's namespace sandbox re-binds them read-only), not
+    // under Landlock alone: then the result says so.
+    const readOnlyHolds = process.platform === "darwin" || config.linuxSandbox.kind === "namespaces";
+    const notice = readOnlyHolds ? null : readOnlyPathsNotice(sandbox);
     // Cancelled by the client (notifications/cancelled) or by our shutdown.
     const abort = new AbortController();
     const forwardCancel = () => abort.abort();
@@ -131,16 +131,16 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
     running.add(abort);
     // Set once the call starts; approval questions stop its clock.
     let deadline: Deadline | undefined;
-    const sandboxWritableRoots = hasFullDiskWriteAccess(sandbox.sandboxPolicy)
-      ? "everything"
-      : realRoots(writableRoots(sandbox.sandboxPolicy, sandbox.sandboxCwd, config.env));
+    // Computed once: the launcher confines exactly what the escalation check assumes.
+    const confinement = callSandbox(sandbox, config.env);
     const decide = createExecDecider({
       policy: config.policy,
       preserveProgramPaths: config.preserveProgramPaths,
-      sandboxWritableRoots,
+      sandboxWritableRoots: confinement.writableRoots,
+      readOnlyEnforced: readOnlyHolds ? confinement.readOnlyPaths : [],
       serverEnv: config.env,
       escalationEnvNames: config.escalationEnv,
-      alwaysAllow: alwaysAllow.forCall(sandboxWritableRoots),
+      alwaysAllow: alwaysAllow.forCall(confinement.writableRoots),
       ask: async (message, offer) => {
         deadline?.pause();
         try {
@@ -166,25 +166,26 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
           deadline = started;
         },
         hub,
-        launch: (bashArgv, env) =>
+        launch: (bashArgv, env, reportFd) =>
           planSandboxedCommand({
-            state: sandbox,
+            sandbox: confinement,
             bashArgv,
             selfExecutable: process.execPath,
             env,
             platform: process.platform,
+            linuxMode: config.linuxSandbox,
             allowUnsandboxed: config.allowUnsandboxed,
+            reportFd,
           }),
         signal: abort.signal,
         onOutput: progress?.onOutput,
         outputLimit: config.outputLimit,
         log: config.log,
       });
-      const refusal = launcherFailure(result);
-      if (refusal !== null) return errorResult(`the sandbox could not be applied: ${refusal}`);
       const reported = notice === null ? result : { ...result, output: `${notice}\n${result.output}` };
       return { content: [{ type: "text", text: JSON.stringify(reported) }], isError: false };
     } catch (error) {
+      if (error instanceof LaunchRefusedError) return errorResult(error.message);
       return errorResult(`failed to run the command: ${(error as Error).message}`);
     } finally {
       progress?.stop();

@@ -1,87 +1,48 @@
-// What the server spawns for one shell call under a sandbox state, and the
-// argument format of our binary's `codex-linux-sandbox` role (defined here
-// once: sandboxLaunchArgs writes it, parseLauncherArgs reads it).
-//
-// Launcher arguments:
-//   codex-linux-sandbox [--writable-root <abs path>]... [--allow-network]
-//                       [--allow-unsandboxed] -- <program> [<arg>...]
-// - --writable-root: all Landlock rights beneath that path (repeatable; none
-//   means read-only). The server resolves the roots (writableRoots) so the
-//   launcher and the rules engine's escalation check agree on them.
-// - --allow-network: no seccomp network filter.
-// - --allow-unsandboxed: degraded mode; if Landlock is unavailable, run
-//   unconfined with a warning on stderr instead of failing.
-// - <program>: a path, or a name looked up on the PATH of the environment.
-// The `--` may be left out: options end at the first argument that is not one
-// (`bun script.ts -- ...` swallows the first `--`, so the fixture needs this).
+// What the server spawns for one shell call under a sandbox state. The
+// call's sandbox is computed once (callSandbox): the same writable roots go to
+// the launcher and to the escalation check. The launchers' argument format is
+// in launcher-args.ts.
+import {
+  LINUX_SANDBOX_ARGV0,
+  NAMESPACE_STAGE_ARGV0,
+  NETWORK_DISABLED_ENV_VAR,
+  launcherArgs,
+  namespaceStageArgs,
+} from "./launcher-args.ts";
 import {
   type Environment,
   type SandboxState,
   hasFullDiskWriteAccess,
   networkAllowed,
+  protectedSubpaths,
+  realPath,
   writableRoots,
 } from "./policy.ts";
 import { SANDBOX_EXEC_PATH, seatbeltArgs } from "./seatbelt.ts";
 
-export const LINUX_SANDBOX_ARGV0 = "codex-linux-sandbox";
-
-const WRITABLE_ROOT_FLAG = "--writable-root";
-const ALLOW_NETWORK_FLAG = "--allow-network";
-const ALLOW_UNSANDBOXED_FLAG = "--allow-unsandboxed";
-
-/** Set in the sandboxed environment whenever the policy takes the network away. */
-export const NETWORK_DISABLED_ENV_VAR = "CODEX_SANDBOX_NETWORK_DISABLED";
-
-export interface LauncherOptions {
-  writableRoots: string[];
+/** One call's sandbox, computed once from the state. */
+export interface CallSandbox {
+  /** Real paths the sandboxed side may write beneath; "everything" without a platform sandbox. */
+  writableRoots: readonly string[] | "everything";
+  /** Real paths kept read-only beneath the writable roots (protected subpaths and the client's). */
+  readOnlyPaths: readonly string[];
   allowNetwork: boolean;
-  allowUnsandboxed: boolean;
-  program: string;
-  programArgs: string[];
 }
 
-export class LauncherUsageError extends Error {
-  constructor(detail: string) {
-    super(`invalid arguments: ${detail}`);
-    this.name = "LauncherUsageError";
-  }
+export function callSandbox(state: SandboxState, env: Environment): CallSandbox {
+  const policy = state.sandboxPolicy;
+  if (hasFullDiskWriteAccess(policy)) return { writableRoots: "everything", readOnlyPaths: [], allowNetwork: networkAllowed(policy) };
+  const roots = [...new Set(writableRoots(policy, state.sandboxCwd, env).map(realPath))];
+  const readOnly = [...roots.flatMap(protectedSubpaths), ...state.readOnlyPaths].map(realPath);
+  return { writableRoots: roots, readOnlyPaths: [...new Set(readOnly)], allowNetwork: networkAllowed(policy) };
 }
 
-/** The launcher options (everything before `--`) for `state`. */
-export function sandboxLaunchArgs(state: SandboxState, env: Environment, options: { allowUnsandboxed?: boolean } = {}): string[] {
-  const args = writableRoots(state.sandboxPolicy, state.sandboxCwd, env).flatMap((root) => [WRITABLE_ROOT_FLAG, root]);
-  if (networkAllowed(state.sandboxPolicy)) args.push(ALLOW_NETWORK_FLAG);
-  if (options.allowUnsandboxed === true) args.push(ALLOW_UNSANDBOXED_FLAG);
-  return args;
-}
-
-export function parseLauncherArgs(args: readonly string[]): LauncherOptions {
-  const options: LauncherOptions = { writableRoots: [], allowNetwork: false, allowUnsandboxed: false, program: "", programArgs: [] };
-  let i = 0;
-  for (; i < args.length && args[i]?.startsWith("--") === true; i++) {
-    const arg = args[i];
-    if (arg === "--") {
-      i++;
-      break;
-    }
-    if (arg === WRITABLE_ROOT_FLAG) {
-      const root = args[++i];
-      if (root === undefined || !root.startsWith("/")) throw new LauncherUsageError(`${WRITABLE_ROOT_FLAG} needs an absolute path`);
-      options.writableRoots.push(root);
-    } else if (arg === ALLOW_NETWORK_FLAG) {
-      options.allowNetwork = true;
-    } else if (arg === ALLOW_UNSANDBOXED_FLAG) {
-      options.allowUnsandboxed = true;
-    } else {
-      throw new LauncherUsageError(`unknown option ${JSON.stringify(arg)}`);
-    }
-  }
-  const program = args[i];
-  if (program === undefined || program === "") throw new LauncherUsageError("expected -- <program> [args...]");
-  options.program = program;
-  options.programArgs = args.slice(i + 1);
-  return options;
-}
+/**
+ * How Linux calls are confined on this machine, decided once at start
+ * (namespaces.ts): the namespace stage of `stage` (our patched Bash) under
+ * the Landlock + seccomp launcher, or the launcher alone.
+ */
+export type LinuxSandboxMode = { kind: "namespaces"; stage: string } | { kind: "landlock-only"; reason: string };
 
 export class SandboxUnavailableError extends Error {
   constructor(platform: string) {
@@ -91,14 +52,17 @@ export class SandboxUnavailableError extends Error {
 }
 
 export interface PlanInput {
-  state: SandboxState;
+  sandbox: CallSandbox;
   /** Bash and its arguments, e.g. [bashPath, "-lc", command]. */
   bashArgv: readonly string[];
   /** Our own binary, which acts as the Linux launcher when started as LINUX_SANDBOX_ARGV0. */
   selfExecutable: string;
   env: Environment;
   platform: NodeJS.Platform;
+  linuxMode: LinuxSandboxMode;
   allowUnsandboxed: boolean;
+  /** The descriptor number, in the child, of the pipe a launcher's refusal goes to. */
+  reportFd: number;
 }
 
 export interface SandboxedCommand {
@@ -107,7 +71,9 @@ export interface SandboxedCommand {
   args: string[];
   env: Record<string, string>;
   /** Which mechanism confines the command. */
-  sandbox: "landlock" | "seatbelt" | "none";
+  sandbox: "namespaces" | "landlock" | "seatbelt" | "none";
+  /** Where the launcher reports a refusal (the input's reportFd); null when Bash starts without a launcher of ours. */
+  reportFd: number | null;
   /**
    * The policy asked for confinement and this plan runs without it (only on a
    * platform with no sandbox, in degraded mode). On Linux the launcher decides
@@ -117,15 +83,14 @@ export interface SandboxedCommand {
 }
 
 export function planSandboxedCommand(input: PlanInput): SandboxedCommand {
-  const { state, bashArgv, env, platform } = input;
+  const { sandbox, bashArgv, env, platform } = input;
   const bash = bashArgv[0];
   if (bash === undefined) throw new Error("planSandboxedCommand: empty bash argv");
-  const policy = state.sandboxPolicy;
   const childEnv: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) if (value !== undefined) childEnv[key] = value;
   // Like the reference, set whatever the platform: tools and tests use it to
   // know the network is off even when someone else's sandbox enforces it.
-  if (!networkAllowed(policy)) childEnv[NETWORK_DISABLED_ENV_VAR] = "1";
+  if (!sandbox.allowNetwork) childEnv[NETWORK_DISABLED_ENV_VAR] = "1";
 
   const direct = (degraded: boolean): SandboxedCommand => ({
     file: bash,
@@ -133,16 +98,33 @@ export function planSandboxedCommand(input: PlanInput): SandboxedCommand {
     args: bashArgv.slice(1),
     env: childEnv,
     sandbox: "none",
+    reportFd: null,
     degraded,
   });
-  if (hasFullDiskWriteAccess(policy)) return direct(false);
+  if (sandbox.writableRoots === "everything") return direct(false);
   if (platform === "linux") {
+    const launcher = launcherArgs({
+      writableRoots: [...sandbox.writableRoots],
+      allowNetwork: sandbox.allowNetwork,
+      allowUnsandboxed: input.allowUnsandboxed,
+      reportFd: input.reportFd,
+    });
+    if (input.linuxMode.kind === "landlock-only") {
+      return { file: input.selfExecutable, argv0: LINUX_SANDBOX_ARGV0, args: [...launcher, "--", ...bashArgv], env: childEnv, sandbox: "landlock", reportFd: input.reportFd, degraded: false };
+    }
+    const stage = namespaceStageArgs({
+      writableRoots: [...sandbox.writableRoots],
+      readOnlyPaths: [...sandbox.readOnlyPaths],
+      unshareNetwork: !sandbox.allowNetwork,
+      reportFd: input.reportFd,
+    });
     return {
-      file: input.selfExecutable,
-      argv0: LINUX_SANDBOX_ARGV0,
-      args: [...sandboxLaunchArgs(state, env, { allowUnsandboxed: input.allowUnsandboxed }), "--", ...bashArgv],
+      file: input.linuxMode.stage,
+      argv0: NAMESPACE_STAGE_ARGV0,
+      args: [...stage, input.selfExecutable, LINUX_SANDBOX_ARGV0, ...launcher, "--", ...bashArgv],
       env: childEnv,
-      sandbox: "landlock",
+      sandbox: "namespaces",
+      reportFd: input.reportFd,
       degraded: false,
     };
   }
@@ -151,9 +133,10 @@ export function planSandboxedCommand(input: PlanInput): SandboxedCommand {
     return {
       file: SANDBOX_EXEC_PATH,
       argv0: SANDBOX_EXEC_PATH,
-      args: seatbeltArgs(policy, state.sandboxCwd, env, bashArgv),
+      args: seatbeltArgs({ writableRoots: sandbox.writableRoots, readOnlyPaths: sandbox.readOnlyPaths, allowNetwork: sandbox.allowNetwork }, bashArgv),
       env: childEnv,
       sandbox: "seatbelt",
+      reportFd: null,
       degraded: false,
     };
   }

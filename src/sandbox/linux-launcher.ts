@@ -4,19 +4,25 @@
 // threads stay unconfined; exec'ing straight away replaces all of them with the
 // one confined thread, which is why this never runs inside the server.
 //
-// Argument format: see the header of launch.ts (parseLauncherArgs).
-// Exit status LAUNCHER_FAILURE_EXIT_CODE with one `codex-linux-sandbox: ...`
-// line on stderr when anything fails before the program starts.
+// With namespaces, the namespace stage (scripts/bash/codex-namespace.c) has
+// already made the mounts; this adds what it cannot: Landlock and seccomp.
+//
+// Argument format: launcher-args.ts. Exit status LAUNCHER_FAILURE_EXIT_CODE
+// with one `codex-linux-sandbox: ...` line on the report descriptor (else
+// stderr) when anything fails before the program starts.
 //
 // Runs once per tool call: keep imports light (no zod, no consola), and never
 // touch process.stdout/stderr (that sets O_NONBLOCK on shared pipes).
 import { writeSync } from "node:fs";
 import { ErrnoError } from "../ffi/errno.ts";
 import {
+  AccessFs,
   LandlockUnavailableError,
   READ_EXECUTE_RIGHTS,
   addPathBeneathRule,
   allFsRights,
+  Scope,
+  scopesAvailable,
   createRuleset,
   landlockAbiVersion,
   restrictSelf,
@@ -24,10 +30,8 @@ import {
 import { SIGKILL, setNoNewPrivs, setParentDeathSignal } from "../ffi/prctl.ts";
 import { execve, exitNow, resetSignals } from "../ffi/process.ts";
 import { installNetworkSeccompFilter } from "../ffi/seccomp.ts";
-import { type LauncherOptions, NETWORK_DISABLED_ENV_VAR, parseLauncherArgs } from "./launch.ts";
-
-/** The launcher's exit status when it refused or failed to start the program. */
-export const LAUNCHER_FAILURE_EXIT_CODE = 121;
+import { setCloexec } from "../ffi/socket.ts";
+import { LAUNCHER_FAILURE_EXIT_CODE, type LauncherContract, NETWORK_DISABLED_ENV_VAR, parseLauncherArgs } from "./launcher-args.ts";
 
 /**
  * Test seam, not a feature: when set to `1`, the launcher behaves as if the
@@ -40,9 +44,12 @@ const PREFIX = "codex-linux-sandbox";
 const ENOSYS = 38;
 const ENOENT = 2;
 
-function printLine(line: string): void {
-  writeSync(2, `${PREFIX}: ${line}\n`);
+function printLine(line: string, fd = 2): void {
+  writeSync(fd, `${PREFIX}: ${line}\n`);
 }
+
+/** Where a refusal goes: the report descriptor from the arguments once they are parsed. */
+let reportFd = 2;
 
 function landlockAbi(simulateUnavailable: boolean): number {
   if (simulateUnavailable) throw new LandlockUnavailableError(ENOSYS);
@@ -50,18 +57,22 @@ function landlockAbi(simulateUnavailable: boolean): number {
 }
 
 /**
- * Read + execute beneath `/`, every file right on /dev/null, every right
- * beneath each writable root. Roots that do not exist are skipped: there is
- * nothing to grant on them.
+ * Read + execute beneath `/`, every file right on /dev/null, every right but
+ * making device nodes beneath each writable root (a root user could otherwise
+ * `mknod` the kernel's devices there). Roots that do not exist are skipped:
+ * there is nothing to grant on them. Where the ABI has scopes, signals cannot
+ * reach outside the sandbox, nor (with the network off) abstract Unix sockets.
  */
-function applyLandlock(abi: number, roots: readonly string[]): void {
+function applyLandlock(abi: number, roots: readonly string[], allowNetwork: boolean): void {
   const all = allFsRights(abi);
-  const ruleset = createRuleset(all);
+  const scopes = scopesAvailable(abi) ? Scope.SIGNAL | (allowNetwork ? 0n : Scope.ABSTRACT_UNIX_SOCKET) : 0n;
+  const ruleset = createRuleset(all, scopes);
   addPathBeneathRule(ruleset, "/", READ_EXECUTE_RIGHTS);
   addPathBeneathRule(ruleset, "/dev/null", all);
+  const inRoots = all & ~(AccessFs.MAKE_CHAR | AccessFs.MAKE_BLOCK);
   for (const root of roots) {
     try {
-      addPathBeneathRule(ruleset, root, all);
+      addPathBeneathRule(ruleset, root, inRoots);
     } catch (error) {
       if (!(error instanceof ErrnoError && error.errno === ENOENT)) throw error;
     }
@@ -69,7 +80,7 @@ function applyLandlock(abi: number, roots: readonly string[]): void {
   restrictSelf(ruleset);
 }
 
-function confine(options: LauncherOptions, simulateNoLandlock: boolean): void {
+function confine(options: LauncherContract, simulateNoLandlock: boolean): void {
   setParentDeathSignal(SIGKILL);
   setNoNewPrivs();
   let abi: number | undefined;
@@ -80,7 +91,7 @@ function confine(options: LauncherOptions, simulateNoLandlock: boolean): void {
     if (!options.allowUnsandboxed) throw new Error(`${error.message}; refusing to run unconfined`);
     printLine(`warning: ${error.message}; running WITHOUT a filesystem sandbox (--allow-unsandboxed)`);
   }
-  if (abi !== undefined) applyLandlock(abi, options.writableRoots);
+  if (abi !== undefined) applyLandlock(abi, options.writableRoots, options.allowNetwork);
   if (!options.allowNetwork) installNetworkSeccompFilter();
 }
 
@@ -95,6 +106,10 @@ function resolveProgram(program: string, path: string | undefined): string {
 export function runLinuxSandboxLauncher(args: string[]): never {
   try {
     const options = parseLauncherArgs(args);
+    if (options.reportFd !== null) {
+      reportFd = options.reportFd;
+      setCloexec(reportFd, true);
+    }
     const env: Record<string, string | undefined> = { ...process.env };
     const simulateNoLandlock = env[SIMULATE_NO_LANDLOCK_ENV_VAR] === "1";
     delete env[SIMULATE_NO_LANDLOCK_ENV_VAR];
@@ -104,7 +119,7 @@ export function runLinuxSandboxLauncher(args: string[]): never {
     resetSignals();
     return execve(file, [options.program, ...options.programArgs], env);
   } catch (error) {
-    printLine(error instanceof Error ? error.message : String(error));
+    printLine(error instanceof Error ? error.message : String(error), reportFd);
     return exitNow(LAUNCHER_FAILURE_EXIT_CODE);
   }
 }

@@ -3,7 +3,7 @@
 //
 // Parsed by hand rather than with zod: the Linux launcher is built on these
 // types too and must start fast, so this module imports nothing heavy.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 
 export type NetworkAccess = "restricted" | "enabled";
@@ -31,7 +31,8 @@ export interface SandboxState {
    * Absolute, resolved paths the client asked to keep read-only inside a
    * writable root (a permission profile's `read` entries beneath a `write`
    * one; `skip` entries missing when the call started are dropped). Empty for
-   * the 0.97 `sandboxPolicy` form and the default state.
+   * the 0.97 `sandboxPolicy` form and the default state. Enforced with the
+   * built-in protected subpaths (protectedSubpaths) where the platform can.
    */
   readOnlyPaths: string[];
 }
@@ -182,10 +183,11 @@ function isDirectory(path: string): boolean {
 const GITDIR_PREFIX = "gitdir:";
 
 /**
- * Paths under a writable root that stay read-only where the platform can
- * enforce it (Seatbelt; not Landlock): an existing `.git` directory, or a `.git`
- * file plus the directory its `gitdir:` line points to, and an existing `.codex`
- * directory. Missing ones are not listed so `git init` keeps working.
+ * Paths under a writable root that stay read-only (Seatbelt on macOS; the
+ * namespace sandbox's read-only binds on Linux, not Landlock alone): an
+ * existing `.git` directory, or a `.git` file plus the directory its `gitdir:`
+ * line points to, and existing `.codex` and `.agents` directories. Missing
+ * ones are not listed so `git init` keeps working.
  */
 export function protectedSubpaths(root: string): string[] {
   const result: string[] = [];
@@ -197,9 +199,23 @@ export function protectedSubpaths(root: string): string[] {
     const pointed = gitdirTarget(git, root);
     if (pointed !== undefined && isDirectory(pointed)) result.push(pointed);
   }
-  const codex = resolve(root, ".codex");
-  if (isDirectory(codex)) result.push(codex);
+  for (const name of PROTECTED_DIRECTORIES) {
+    const directory = resolve(root, name);
+    if (isDirectory(directory)) result.push(directory);
+  }
   return result;
+}
+
+/** Agent configuration directories a writable root keeps read-only. */
+const PROTECTED_DIRECTORIES = [".codex", ".agents"];
+
+/** `path` with every symlink resolved; as given when it does not exist (yet). */
+export function realPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 function gitdirTarget(gitFile: string, root: string): string | undefined {

@@ -3,8 +3,18 @@
 // Paths travel as -D parameters, never inside the profile text, so no quoting
 // of user paths into SBPL is needed. Not executed on the Linux machines this
 // project is tested on: only the text and the arguments are unit-tested.
-import { existsSync, realpathSync } from "node:fs";
-import { type ConfinedPolicy, type Environment, networkAllowed, protectedSubpaths, writableRoots } from "./policy.ts";
+
+/** What a confined call may do: the call's sandbox, computed once (launch.ts callSandbox), paths resolved. */
+export interface SeatbeltSandbox {
+  writableRoots: readonly string[];
+  /** Kept read-only beneath the writable roots. */
+  readOnlyPaths: readonly string[];
+  allowNetwork: boolean;
+}
+
+function isBeneath(path: string, root: string): boolean {
+  return path === root || path.startsWith(`${root}/`);
+}
 
 /** Only this copy: one earlier on PATH could be anything. */
 export const SANDBOX_EXEC_PATH = "/usr/bin/sandbox-exec";
@@ -80,19 +90,16 @@ export interface SeatbeltProfile {
   params: Array<[string, string]>;
 }
 
-// Seatbelt matches resolved paths (/tmp is /private/tmp, /var is /private/var).
-function canonical(path: string): string {
-  return existsSync(path) ? realpathSync(path) : path;
-}
-
-export function seatbeltProfile(policy: ConfinedPolicy, sandboxCwd: string, env: Environment): SeatbeltProfile {
+// Seatbelt matches resolved paths (/tmp is /private/tmp, /var is /private/var):
+// the call's sandbox holds real paths already.
+export function seatbeltProfile(sandbox: SeatbeltSandbox): SeatbeltProfile {
   const params: Array<[string, string]> = [];
-  const writeRules = writableRoots(policy, sandboxCwd, env).map((root, index) => {
+  const writeRules = sandbox.writableRoots.map((root, index) => {
     const rootKey = `WRITABLE_ROOT_${index}`;
-    params.push([rootKey, canonical(root)]);
-    const exclusions = protectedSubpaths(root).map((subpath, subIndex) => {
+    params.push([rootKey, root]);
+    const exclusions = sandbox.readOnlyPaths.filter((path) => isBeneath(path, root)).map((subpath, subIndex) => {
       const key = `${rootKey}_RO_${subIndex}`;
-      params.push([key, canonical(subpath)]);
+      params.push([key, subpath]);
       return ` (require-not (subpath (param "${key}")))`;
     });
     const beneathRoot = `(subpath (param "${rootKey}"))`;
@@ -103,12 +110,12 @@ export function seatbeltProfile(policy: ConfinedPolicy, sandboxCwd: string, env:
     // .git and .codex stay read-only under each root (the reference's protected subpaths).
     profile += `\n; Writable roots, minus protected subpaths.\n(allow file-write*\n  ${writeRules.join("\n  ")})\n`;
   }
-  if (networkAllowed(policy)) profile += NETWORK_PROFILE;
+  if (sandbox.allowNetwork) profile += NETWORK_PROFILE;
   return { profile, params };
 }
 
-/** The arguments for SANDBOX_EXEC_PATH running `command` under `policy`. */
-export function seatbeltArgs(policy: ConfinedPolicy, sandboxCwd: string, env: Environment, command: readonly string[]): string[] {
-  const { profile, params } = seatbeltProfile(policy, sandboxCwd, env);
+/** The arguments for SANDBOX_EXEC_PATH running `command` in `sandbox`. */
+export function seatbeltArgs(sandbox: SeatbeltSandbox, command: readonly string[]): string[] {
+  const { profile, params } = seatbeltProfile(sandbox);
   return ["-p", profile, ...params.map(([key, value]) => `-D${key}=${value}`), "--", ...command];
 }

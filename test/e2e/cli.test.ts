@@ -34,7 +34,7 @@ describe("doctor", () => {
     expect(result.stdout).toMatch(/^ok {4}bash .*intercepts every exec/m);
     expect(result.stdout).toMatch(/^ok {4}landlock +ABI \d+/m);
     expect(result.stdout).toMatch(/^ok {4}sandbox launch/m);
-    expect(result.stdout).toMatch(/^warn +protected paths .*\.git and \.codex/m);
+    expect(result.stdout).toMatch(/^ok +namespaces +user, mount, PID, IPC and network namespaces/m);
     expect(result.stdout).toContain("verdict: ready to serve");
   });
 

@@ -71,7 +71,7 @@ describe("prompt rules ask the user once, with the reference's exact question (p
     // Same sandbox, no rule: a plain write is still refused.
     const touch = await shell(client, { command: "touch x", workdir: project });
     expect(touch.exit_code).not.toBe(0);
-    expect(touch.output).toContain("Permission denied");
+    expect(touch.output).toMatch(/Permission denied|Read-only file system/);
     expect(asked.length).toBe(1);
   });
 

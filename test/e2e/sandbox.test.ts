@@ -20,6 +20,15 @@ const SIMULATE_NO_LANDLOCK = "CODEX_EXEC_TEST_SIMULATE_NO_LANDLOCK";
 const PYTHON = ["/usr/bin/python3", "/usr/local/bin/python3"].find((path) => existsSync(path)) ?? Bun.which("python3");
 
 /** Single-quotes `value` for Bash. */
+/**
+ * A write the sandbox refuses reads "Read-only file system" under the
+ * namespace sandbox (the mount is read-only) and "Permission denied" under
+ * Landlock alone: both are the refusal these tests expect.
+ */
+function refusals(output: string): string {
+  return output.replaceAll("Read-only file system", "Permission denied");
+}
+
 function sq(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
@@ -193,7 +202,7 @@ describe("no sandbox state received: read-only with sandboxCwd = workdir", () =>
       command: `touch x; echo "touch=$?"; cat /etc/hostname; echo x > /dev/null && echo devnull-ok`,
       workdir,
     });
-    expect(result.output).toContain(`touch: cannot touch 'x': Permission denied\ntouch=1\n`);
+    expect(refusals(result.output)).toContain(`touch: cannot touch 'x': Permission denied\ntouch=1\n`);
     expect(result.output).toEndWith(`touch=1\n${HOSTNAME}devnull-ok\n`);
     expect(result.exit_code).toBe(0);
     expect(existsSync(join(workdir, "x"))).toBe(false);
@@ -224,7 +233,7 @@ describe("read-only via codex/sandbox-state/update", () => {
       command: `${touchCmd(inCwd)}; echo x > ${sq(inTmp)}; echo "redirect=$?"; cat /etc/hostname; echo x > /dev/null && echo devnull-ok`,
       workdir,
     });
-    expect(result.output).toBe(
+    expect(refusals(result.output)).toBe(
       `touch: cannot touch '${inCwd}': Permission denied\ntouch=1\n` +
         // Bash names itself by its path in error messages.
         `${BASH_PREFIX}line 1: ${inTmp}: Permission denied\nredirect=1\n${HOSTNAME}devnull-ok\n`,
@@ -258,7 +267,7 @@ describe("workspace-write", () => {
         .join("; "),
       workdir: cwd,
     });
-    expect(result.output).toBe(`ok\nok\nok\n${BASH_PREFIX}line 1: ${paths.outside}: Permission denied\ndenied\n`);
+    expect(refusals(result.output)).toBe(`ok\nok\nok\n${BASH_PREFIX}line 1: ${paths.outside}: Permission denied\ndenied\n`);
     expect(readFileSync(paths.cwd, "utf8")).toBe("data\n");
     expect(readFileSync(paths.root, "utf8")).toBe("data\n");
     expect(readFileSync(paths.tmp, "utf8")).toBe("data\n");
@@ -283,7 +292,7 @@ describe("workspace-write", () => {
     const inWorkdir = fresh(workdir);
     const inSandboxCwd = fresh(sandboxCwd);
     const result = await shell(client, { command: `${touchCmd(inWorkdir)}; ${touchCmd(inSandboxCwd)}`, workdir });
-    expect(result.output).toBe(`touch: cannot touch '${inWorkdir}': Permission denied\ntouch=1\ntouch=0\n`);
+    expect(refusals(result.output)).toBe(`touch: cannot touch '${inWorkdir}': Permission denied\ntouch=1\ntouch=0\n`);
     expect(existsSync(inWorkdir)).toBe(false);
     expect(existsSync(inSandboxCwd)).toBe(true);
   });
@@ -294,7 +303,7 @@ describe("workspace-write", () => {
     const inTmp = fresh(slashTmpDir);
     const inCwd = fresh(cwd);
     const result = await shell(client, { command: `${touchCmd(inTmp)}; ${touchCmd(inCwd)}`, workdir: cwd });
-    expect(result.output).toBe(`touch: cannot touch '${inTmp}': Permission denied\ntouch=1\ntouch=0\n`);
+    expect(refusals(result.output)).toBe(`touch: cannot touch '${inTmp}': Permission denied\ntouch=1\ntouch=0\n`);
     expect(existsSync(inTmp)).toBe(false);
     expect(existsSync(inCwd)).toBe(true);
   });
@@ -322,7 +331,7 @@ describe("workspace-write", () => {
       await setSandbox(withTmpdir, workspaceWrite({ exclude_tmpdir_env_var: true, exclude_slash_tmp: true }), cwd);
       const target = fresh(tmpdirRoot);
       const result = await shell(withTmpdir, { command: touchCmd(target), workdir: cwd });
-      expect(result.output).toBe(`touch: cannot touch '${target}': Permission denied\ntouch=1\n`);
+      expect(refusals(result.output)).toBe(`touch: cannot touch '${target}': Permission denied\ntouch=1\n`);
       expect(existsSync(target)).toBe(false);
     });
 
@@ -446,7 +455,7 @@ describe("sandbox state in the call's _meta", () => {
     const viaMeta = fresh(workdir);
     const meta = { [META_KEY]: { sandboxPolicy: { type: "read-only" }, sandboxCwd: workdir } };
     const result = parseResult(await callWithMeta(client, touchCmd(viaMeta), workdir, meta));
-    expect(result.output).toBe(`touch: cannot touch '${viaMeta}': Permission denied\ntouch=1\n`);
+    expect(refusals(result.output)).toBe(`touch: cannot touch '${viaMeta}': Permission denied\ntouch=1\n`);
     expect(existsSync(viaMeta)).toBe(false);
     const plain = fresh(workdir);
     expect((await shell(client, { command: touchCmd(plain), workdir })).output).toBe("touch=0\n");
@@ -559,7 +568,8 @@ describe("Landlock unavailable (simulated through the launcher's test seam)", ()
   let degraded: Client;
   const startBoth = async () => {
     failClosed = await start({ env: isolatedEnv({ [SIMULATE_NO_LANDLOCK]: "1" }) });
-    degraded = await start({ env: isolatedEnv({ [SIMULATE_NO_LANDLOCK]: "1" }), args: ["--allow-unsandboxed"] });
+    // Without namespaces too: they would still keep the filesystem read-only.
+    degraded = await start({ env: isolatedEnv({ [SIMULATE_NO_LANDLOCK]: "1", CODEX_EXEC_DISABLE_NAMESPACES: "1" }), args: ["--allow-unsandboxed"] });
   };
   beforeAll(startBoth);
   restartIfLost(() => failClosed, startBoth);
@@ -616,7 +626,7 @@ describe("Landlock unavailable (simulated through the launcher's test seam)", ()
     const workdir = outsideDir("allow-unsandboxed-real");
     const marker = fresh(workdir);
     const result = await shell(server, { command: touchCmd(marker), workdir });
-    expect(result.output).toBe(`touch: cannot touch '${marker}': Permission denied\ntouch=1\n`);
+    expect(refusals(result.output)).toBe(`touch: cannot touch '${marker}': Permission denied\ntouch=1\n`);
     expect(existsSync(marker)).toBe(false);
   });
 });

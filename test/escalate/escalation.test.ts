@@ -38,7 +38,7 @@ function run(command: string, decide: ExecDecider, options: { wrapper?: string; 
     decide,
     hub,
     execLauncher: SERVER_BINARY,
-    launch: (bashArgv, bashEnv) => ({ file: bashArgv[0]!, argv0: bashArgv[0]!, args: bashArgv.slice(1), env: bashEnv }),
+    launch: (bashArgv, bashEnv) => ({ file: bashArgv[0]!, argv0: bashArgv[0]!, args: bashArgv.slice(1), env: bashEnv, reportFd: null }),
   });
 }
 

@@ -2,8 +2,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { sandboxLaunchArgs } from "../../src/sandbox/launch.ts";
-import { LAUNCHER_FAILURE_EXIT_CODE, SIMULATE_NO_LANDLOCK_ENV_VAR } from "../../src/sandbox/linux-launcher.ts";
+import { callSandbox } from "../../src/sandbox/launch.ts";
+import { LAUNCHER_FAILURE_EXIT_CODE, launcherArgs } from "../../src/sandbox/launcher-args.ts";
+import { SIMULATE_NO_LANDLOCK_ENV_VAR } from "../../src/sandbox/linux-launcher.ts";
 import type { SandboxPolicy } from "../../src/sandbox/policy.ts";
 
 const FIXTURE = join(import.meta.dir, "fixtures", "launcher.ts");
@@ -40,7 +41,9 @@ async function launch(launcherArgs: string[], script: string, extraEnv: Record<s
 }
 
 function argsFor(sandboxPolicy: SandboxPolicy, env: Record<string, string | undefined> = {}): string[] {
-  return sandboxLaunchArgs({ sandboxPolicy, codexLinuxSandboxExe: null, sandboxCwd: cwd, readOnlyPaths: [] }, env);
+  const sandbox = callSandbox({ sandboxPolicy, codexLinuxSandboxExe: null, sandboxCwd: cwd, readOnlyPaths: [] }, env);
+  const writableRoots = sandbox.writableRoots === "everything" ? [] : [...sandbox.writableRoots];
+  return launcherArgs({ writableRoots, allowNetwork: sandbox.allowNetwork, allowUnsandboxed: false, reportFd: null });
 }
 
 const workspaceWrite = (overrides: Partial<Extract<SandboxPolicy, { type: "workspace-write" }>> = {}): SandboxPolicy => ({

@@ -145,13 +145,15 @@ describe("protectedSubpaths", () => {
   const base = mkdtempSync(join(tmpdir(), "sbx-protect-"));
   afterAll(() => rmSync(base, { recursive: true, force: true }));
 
-  test("existing .git and .codex directories only", () => {
+  test("existing .git, .codex and .agents directories only", () => {
     const root = join(base, "plain");
     mkdirSync(root);
     expect(protectedSubpaths(root)).toEqual([]);
     mkdirSync(join(root, ".git"));
     mkdirSync(join(root, ".codex"));
     expect(protectedSubpaths(root)).toEqual([join(root, ".git"), join(root, ".codex")]);
+    mkdirSync(join(root, ".agents"));
+    expect(protectedSubpaths(root)).toEqual([join(root, ".git"), join(root, ".codex"), join(root, ".agents")]);
   });
 
   test("a gitdir: file protects itself and the directory it points to", () => {

@@ -2,15 +2,16 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type LinuxSandboxMode, SandboxUnavailableError, callSandbox, planSandboxedCommand } from "../../src/sandbox/launch.ts";
 import {
   LINUX_SANDBOX_ARGV0,
-  SandboxUnavailableError,
+  NAMESPACE_STAGE_ARGV0,
+  launcherArgs,
+  namespaceStageArgs,
   parseLauncherArgs,
-  planSandboxedCommand,
-  sandboxLaunchArgs,
-} from "../../src/sandbox/launch.ts";
+} from "../../src/sandbox/launcher-args.ts";
 import type { SandboxPolicy, SandboxState } from "../../src/sandbox/policy.ts";
-import { SANDBOX_EXEC_PATH, seatbeltArgs, seatbeltProfile } from "../../src/sandbox/seatbelt.ts";
+import { SANDBOX_EXEC_PATH, type SeatbeltSandbox, seatbeltArgs, seatbeltProfile } from "../../src/sandbox/seatbelt.ts";
 
 const base = mkdtempSync(join(tmpdir(), "sbx-seatbelt-"));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -20,6 +21,15 @@ const extra = join(base, "extra");
 mkdirSync(join(workspace, ".git"), { recursive: true });
 mkdirSync(join(workspace, ".codex"));
 mkdirSync(extra);
+
+/** The call's sandbox for `sandboxPolicy` in the workspace, as the server computes it. */
+function confined(sandboxPolicy: SandboxPolicy, env: Record<string, string> = {}): SeatbeltSandbox {
+  const sandbox = callSandbox({ sandboxPolicy, codexLinuxSandboxExe: null, sandboxCwd: workspace, readOnlyPaths: [] }, env);
+  if (sandbox.writableRoots === "everything") throw new Error("not a confined policy");
+  return { writableRoots: sandbox.writableRoots, readOnlyPaths: sandbox.readOnlyPaths, allowNetwork: sandbox.allowNetwork };
+}
+
+const LANDLOCK_ONLY: LinuxSandboxMode = { kind: "landlock-only", reason: "test" };
 
 const workspaceWrite = (network_access: boolean): SandboxPolicy & { type: "workspace-write" } => ({
   type: "workspace-write",
@@ -31,7 +41,7 @@ const workspaceWrite = (network_access: boolean): SandboxPolicy & { type: "works
 
 describe("seatbelt profile", () => {
   test("read-only: closed by default, reads allowed, no writes but /dev/null, no network", () => {
-    const { profile, params } = seatbeltProfile({ type: "read-only" }, workspace, {});
+    const { profile, params } = seatbeltProfile(confined({ type: "read-only" }));
     expect(profile.startsWith("(version 1)\n")).toBe(true);
     expect(profile).toContain("(deny default)");
     expect(profile).toContain("(allow file-read*)");
@@ -46,7 +56,7 @@ describe("seatbelt profile", () => {
   });
 
   test("workspace-write: roots as params, .git and .codex carved out, paths never in the text", () => {
-    const { profile, params } = seatbeltProfile(workspaceWrite(false), workspace, {});
+    const { profile, params } = seatbeltProfile(confined(workspaceWrite(false)));
     expect(params).toEqual([
       ["WRITABLE_ROOT_0", extra],
       ["WRITABLE_ROOT_1", workspace],
@@ -62,7 +72,7 @@ describe("seatbelt profile", () => {
   });
 
   test("network only when the policy enables it", () => {
-    const { profile } = seatbeltProfile(workspaceWrite(true), workspace, {});
+    const { profile } = seatbeltProfile(confined(workspaceWrite(true)));
     expect(profile).toContain("(allow network-outbound)");
     expect(profile).toContain("(allow network-inbound)");
     expect(profile).toContain("(allow system-socket)");
@@ -70,14 +80,14 @@ describe("seatbelt profile", () => {
 
   test("/tmp and $TMPDIR become roots unless excluded", () => {
     const policy = { ...workspaceWrite(false), exclude_slash_tmp: false, exclude_tmpdir_env_var: false };
-    const { params } = seatbeltProfile(policy, workspace, { TMPDIR: extra });
+    const { params } = seatbeltProfile(confined(policy, { TMPDIR: extra }));
     expect(params.map(([key, value]) => `${key}=${value}`)).toContain("WRITABLE_ROOT_2=/tmp");
   });
 
   test("arguments: -p profile, -D params, --, command", () => {
     const command = ["/bin/bash", "-lc", "ls"];
-    const args = seatbeltArgs(workspaceWrite(false), workspace, {}, command);
-    const { profile } = seatbeltProfile(workspaceWrite(false), workspace, {});
+    const args = seatbeltArgs(confined(workspaceWrite(false)), command);
+    const { profile } = seatbeltProfile(confined(workspaceWrite(false)));
     expect(args).toEqual([
       "-p",
       profile,
@@ -94,24 +104,47 @@ describe("seatbelt profile", () => {
 describe("planSandboxedCommand", () => {
   const bashArgv = ["/opt/bash", "-lc", "echo hi"];
   const state = (sandboxPolicy: SandboxPolicy): SandboxState => ({ sandboxPolicy, codexLinuxSandboxExe: null, sandboxCwd: workspace, readOnlyPaths: [] });
-  const plan = (sandboxPolicy: SandboxPolicy, platform: NodeJS.Platform, allowUnsandboxed = false) =>
-    planSandboxedCommand({ state: state(sandboxPolicy), bashArgv, selfExecutable: "/opt/self", env: { PATH: "/bin", GONE: undefined }, platform, allowUnsandboxed });
+  const plan = (sandboxPolicy: SandboxPolicy, platform: NodeJS.Platform, allowUnsandboxed = false, linuxMode: LinuxSandboxMode = LANDLOCK_ONLY) =>
+    planSandboxedCommand({
+      sandbox: callSandbox(state(sandboxPolicy), {}),
+      bashArgv,
+      selfExecutable: "/opt/self",
+      env: { PATH: "/bin", GONE: undefined },
+      platform,
+      linuxMode,
+      allowUnsandboxed,
+      reportFd: 4,
+    });
 
   test("linux read-only: our binary as codex-linux-sandbox", () => {
     expect(plan({ type: "read-only" }, "linux")).toEqual({
       file: "/opt/self",
       argv0: LINUX_SANDBOX_ARGV0,
-      args: ["--", ...bashArgv],
+      args: ["--report-fd", "4", "--", ...bashArgv],
       env: { PATH: "/bin", CODEX_SANDBOX_NETWORK_DISABLED: "1" },
       sandbox: "landlock",
+      reportFd: 4,
       degraded: false,
     });
+  });
+
+  test("linux with namespaces: the patched Bash's namespace stage, then our binary as codex-linux-sandbox", () => {
+    const result = plan(workspaceWrite(false), "linux", false, { kind: "namespaces", stage: "/opt/stage-bash" });
+    const protectedPaths = [join(workspace, ".codex"), join(workspace, ".git")];
+    expect(result).toMatchObject({ file: "/opt/stage-bash", argv0: NAMESPACE_STAGE_ARGV0, sandbox: "namespaces", reportFd: 4 });
+    expect(result.args).toEqual([
+      "--report-fd", "4", "--unshare-net",
+      "--rw", extra, "--rw", workspace,
+      ...protectedPaths.flatMap((path) => ["--ro", path]),
+      "--",
+      "/opt/self", LINUX_SANDBOX_ARGV0, "--writable-root", extra, "--writable-root", workspace, "--report-fd", "4", "--", ...bashArgv,
+    ]);
   });
 
   test("linux workspace-write with network and degraded mode", () => {
     const result = plan(workspaceWrite(true), "linux", true);
     expect(result.args).toEqual([
-      "--writable-root", extra, "--writable-root", workspace, "--allow-network", "--allow-unsandboxed", "--", ...bashArgv,
+      "--writable-root", extra, "--writable-root", workspace, "--allow-network", "--allow-unsandboxed", "--report-fd", "4", "--", ...bashArgv,
     ]);
     expect(result.env).toEqual({ PATH: "/bin" });
   });
@@ -119,7 +152,7 @@ describe("planSandboxedCommand", () => {
   test("full access runs bash directly", () => {
     for (const platform of ["linux", "darwin", "win32"] as NodeJS.Platform[]) {
       expect(plan({ type: "danger-full-access" }, platform)).toEqual({
-        file: "/opt/bash", argv0: "/opt/bash", args: ["-lc", "echo hi"], env: { PATH: "/bin" }, sandbox: "none", degraded: false,
+        file: "/opt/bash", argv0: "/opt/bash", args: ["-lc", "echo hi"], env: { PATH: "/bin" }, sandbox: "none", reportFd: null, degraded: false,
       });
     }
     expect(plan({ type: "external-sandbox", network_access: "restricted" }, "linux").env).toEqual({
@@ -131,9 +164,10 @@ describe("planSandboxedCommand", () => {
   test("macOS: sandbox-exec with the profile", () => {
     const result = plan({ type: "read-only" }, "darwin");
     expect(result.file).toBe(SANDBOX_EXEC_PATH);
-    expect(result.args).toEqual(seatbeltArgs({ type: "read-only" }, workspace, {}, bashArgv));
+    expect(result.args).toEqual(seatbeltArgs(confined({ type: "read-only" }), bashArgv));
     expect(result.env.CODEX_SANDBOX).toBe("seatbelt");
     expect(result.sandbox).toBe("seatbelt");
+    expect(result.reportFd).toBeNull();
   });
 
   test("a platform without a sandbox refuses unless degraded mode is on", () => {
@@ -143,12 +177,13 @@ describe("planSandboxedCommand", () => {
 });
 
 describe("launcher arguments", () => {
-  test("sandboxLaunchArgs round-trips through parseLauncherArgs", () => {
-    const args = sandboxLaunchArgs(state(workspaceWrite(false)), {}, { allowUnsandboxed: true });
+  test("launcherArgs round-trips through parseLauncherArgs", () => {
+    const args = launcherArgs({ writableRoots: [extra, workspace], allowNetwork: false, allowUnsandboxed: true, reportFd: 7 });
     expect(parseLauncherArgs([...args, "--", "/bin/bash", "-c", "--allow-network"])).toEqual({
       writableRoots: [extra, workspace],
       allowNetwork: false,
       allowUnsandboxed: true,
+      reportFd: 7,
       program: "/bin/bash",
       programArgs: ["-c", "--allow-network"],
     });
@@ -164,4 +199,9 @@ describe("launcher arguments", () => {
   function state(sandboxPolicy: SandboxPolicy): SandboxState {
     return { sandboxPolicy, codexLinuxSandboxExe: null, sandboxCwd: workspace, readOnlyPaths: [] };
   }
+  test("the namespace stage gets parents before children, each path once", () => {
+    expect(namespaceStageArgs({ writableRoots: ["/a/b", "/a", "/a"], readOnlyPaths: ["/a/b/.git", "/a/.git"], unshareNetwork: false, reportFd: null })).toEqual([
+      "--rw", "/a", "--rw", "/a/b", "--ro", "/a/.git", "--ro", "/a/b/.git", "--",
+    ]);
+  });
 });

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import {
   AF_UNIX,
   AUDIT_ARCH,
+  BPF_ALU_AND_K,
   BPF_JMP_JEQ_K,
   BPF_JMP_JGE_K,
   BPF_LD_W_ABS,
@@ -22,6 +23,7 @@ interface SeccompData {
   nr: number;
   arch: number;
   arg0: bigint;
+  arg1?: bigint;
 }
 
 // A minimal classic-BPF interpreter for the instructions the filter uses.
@@ -30,12 +32,16 @@ function run(program: BpfInstruction[], data: SeccompData): number {
   view.setInt32(0, data.nr, true);
   view.setUint32(4, data.arch, true);
   view.setBigUint64(16, data.arg0, true);
+  view.setBigUint64(24, data.arg1 ?? 0n, true);
   let accumulator = 0;
   for (let pc = 0; pc < program.length; pc++) {
     const insn = program[pc]!;
     switch (insn.code) {
       case BPF_LD_W_ABS:
         accumulator = view.getUint32(insn.k, true);
+        break;
+      case BPF_ALU_AND_K:
+        accumulator = (accumulator & insn.k) >>> 0;
         break;
       case BPF_JMP_JEQ_K:
         pc += accumulator === insn.k ? insn.jt : insn.jf;
@@ -56,11 +62,17 @@ const DENY = (SECCOMP_RET_ERRNO | EPERM) >>> 0;
 const AF_INET = 2;
 const AF_INET6 = 10;
 const AF_NETLINK = 16;
+const SOCK_STREAM = 1n;
+const SOCK_DGRAM = 2n;
+const SOCK_RAW = 3n;
+const SOCK_SEQPACKET = 5n;
+const SOCK_CLOEXEC = 0o2000000n;
+const SOCK_NONBLOCK = 0o4000n;
 
 describe.each(["x64", "arm64"] as SeccompArch[])("network filter on %s", (arch) => {
   const program = buildNetworkFilter(arch);
   const table = NETWORK_SYSCALLS[arch];
-  const call = (nr: number, arg0 = 0n, auditArch = AUDIT_ARCH[arch]) => run(program, { nr, arch: auditArch, arg0 });
+  const call = (nr: number, arg0 = 0n, auditArch = AUDIT_ARCH[arch], arg1 = SOCK_STREAM) => run(program, { nr, arch: auditArch, arg0, arg1 });
 
   test("checks the audit arch first, killing a foreign one", () => {
     expect(program[0]).toEqual({ code: BPF_LD_W_ABS, jt: 0, jf: 0, k: SECCOMP_DATA_ARCH });
@@ -70,6 +82,19 @@ describe.each(["x64", "arm64"] as SeccompArch[])("network filter on %s", (arch) 
     expect(call(table.socket, BigInt(AF_INET), 0x40000003)).toBe(SECCOMP_RET_KILL_PROCESS);
     expect(call(0, 0n, arch === "x64" ? AUDIT_ARCH.arm64 : AUDIT_ARCH.x64)).toBe(SECCOMP_RET_KILL_PROCESS);
     expect(program.at(-1)).toEqual({ code: BPF_RET_K, jt: 0, jf: 0, k: SECCOMP_RET_KILL_PROCESS });
+  });
+
+  test("AF_UNIX sockets only of a connected type: stream and seqpacket, never datagram (nor raw, which is datagram)", () => {
+    for (const nr of [table.socket, table.socketpair]) {
+      const unix = (type: bigint) => call(nr, BigInt(AF_UNIX), AUDIT_ARCH[arch], type);
+      expect(unix(SOCK_STREAM)).toBe(SECCOMP_RET_ALLOW);
+      expect(unix(SOCK_SEQPACKET | SOCK_CLOEXEC)).toBe(SECCOMP_RET_ALLOW);
+      expect(unix(0xffffffff00000000n | SOCK_STREAM | SOCK_NONBLOCK)).toBe(SECCOMP_RET_ALLOW);
+      expect(unix(SOCK_DGRAM)).toBe(DENY);
+      expect(unix(SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK)).toBe(DENY);
+      expect(unix(SOCK_RAW)).toBe(DENY);
+      expect(unix(0n)).toBe(DENY);
+    }
   });
 
   test("socket and socketpair: only AF_UNIX, judged on the low 32 bits", () => {
