@@ -15,7 +15,6 @@ import { preconditionRefusal } from "./preconditions.ts";
 import { type SandboxWrites, writableBecause } from "./sandbox-writes.ts";
 import { shlexTryJoin } from "./shlex.ts";
 
-export { realRoots } from "./sandbox-writes.ts";
 
 export const FORBIDDEN_REASON = "Execution forbidden by policy";
 export const DECLINED_REASON = "User declined execution";

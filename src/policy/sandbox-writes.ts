@@ -1,8 +1,6 @@
 // What the active sandbox lets the sandboxed side write, as the escalation
 // checks need it: anything it can write or replace, it can make an escalated
 // program run or read.
-import { realpathSync } from "node:fs";
-
 export interface SandboxWrites {
   /**
    * Real paths the sandboxed side can write beneath, or "everything" when the
@@ -15,17 +13,6 @@ export interface SandboxWrites {
    * here: Landlock alone cannot carve such holes, so with it this is empty.
    */
   readOnlyEnforced: readonly string[];
-}
-
-/** Writable roots as real paths (a root that does not exist yet stays as given). */
-export function realRoots(roots: readonly string[]): string[] {
-  return roots.map((root) => {
-    try {
-      return realpathSync(root);
-    } catch {
-      return root;
-    }
-  });
 }
 
 function isBeneath(path: string, root: string): boolean {
