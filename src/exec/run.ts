@@ -44,8 +44,13 @@ const COLLECT_EVERY_BYTES = 256 * 1024 * 1024;
  * command printing gigabytes allocates nothing per chunk.
  */
 const readBuffer = new Uint8Array(new ArrayBuffer(READ_CHUNK_BYTES));
-/** Bash reads the escalation socket number from the environment; we always put it here. */
-const ESCALATE_SOCKET_CHILD_FD = 3;
+/**
+ * Where Bash gets the escalation socket (its number is in the environment):
+ * a high descriptor, as the reference does, so that the numbers scripts use
+ * (3-9) are theirs. Our Bash moves it higher still at start and out of the
+ * way of any redirection; the reference's Bash leaves it here.
+ */
+export const ESCALATE_SOCKET_CHILD_FD = 10;
 /**
  * Variables that turn a compiled Bun binary (our wrapper) into something else:
  * the sandboxed side may set them itself, but they never come from us.
@@ -99,6 +104,12 @@ function bashEnv(call: ShellCall): Record<string, string> {
   env[EXEC_WRAPPER_ENV] = call.wrapperPath;
   env[ESCALATE_SOCKET_ENV] = String(ESCALATE_SOCKET_CHILD_FD);
   return env;
+}
+
+/** Bash's descriptors: no stdin, the output pipe as 1 and 2, the socket at ESCALATE_SOCKET_CHILD_FD, nothing else. */
+function childStdio(output: number, socket: number): ["ignore", number, number, ...("ignore" | number)[]] {
+  const unused = Array.from({ length: ESCALATE_SOCKET_CHILD_FD - 3 }, () => "ignore" as const);
+  return ["ignore", output, output, ...unused, socket];
 }
 
 function durationOf(startedAt: number): ExecResult["duration"] {
@@ -270,7 +281,7 @@ export async function runShellCall(call: ShellCall): Promise<ExecResult> {
       argv0: plan.argv0,
       cwd: call.workdir,
       env: plan.env,
-      stdio: ["ignore", outputWrite, outputWrite, escalation.clientFd],
+      stdio: childStdio(outputWrite, escalation.clientFd),
       // Own process group: a timeout kills Bash and everything it started.
       detached: true,
     });

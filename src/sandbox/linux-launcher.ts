@@ -24,6 +24,8 @@ import {
 import { SIGKILL, setNoNewPrivs, setParentDeathSignal } from "../ffi/prctl.ts";
 import { execve, exitNow, resetSignals } from "../ffi/process.ts";
 import { installNetworkSeccompFilter } from "../ffi/seccomp.ts";
+import { setCloexec } from "../ffi/socket.ts";
+import { ESCALATE_SOCKET_ENV } from "../escalate/protocol.ts";
 import { type LauncherOptions, NETWORK_DISABLED_ENV_VAR, parseLauncherArgs } from "./launch.ts";
 
 /** The launcher's exit status when it refused or failed to start the program. */
@@ -91,6 +93,21 @@ function resolveProgram(program: string, path: string | undefined): string {
   return found;
 }
 
+/**
+ * Bun marked every inherited descriptor above 3 close-on-exec when we
+ * started; the escalation socket (a high descriptor, named in the
+ * environment) must still reach the program.
+ */
+function keepEscalationSocket(env: Record<string, string | undefined>): void {
+  const fd = Number(env[ESCALATE_SOCKET_ENV] ?? Number.NaN);
+  if (!Number.isInteger(fd) || fd < 3) return;
+  try {
+    setCloexec(fd, false);
+  } catch {
+    // Not open: the program starts without it, as it would have anyway.
+  }
+}
+
 /** Entry point of the `codex-linux-sandbox` role; `args` as documented in launch.ts. */
 export function runLinuxSandboxLauncher(args: string[]): never {
   try {
@@ -101,6 +118,7 @@ export function runLinuxSandboxLauncher(args: string[]): never {
     const file = resolveProgram(options.program, env.PATH);
     confine(options, simulateNoLandlock);
     if (!options.allowNetwork) env[NETWORK_DISABLED_ENV_VAR] = "1";
+    keepEscalationSocket(env);
     resetSignals();
     return execve(file, [options.program, ...options.programArgs], env);
   } catch (error) {
