@@ -1,6 +1,6 @@
 // Unix-domain sockets and fd passing (SCM_RIGHTS) over raw libc.
 import { ptr } from "bun:ffi";
-import { EAGAIN, EINTR, ErrnoError } from "./errno.ts";
+import { EAGAIN, EINTR, EPERM, ErrnoError } from "./errno.ts";
 import { check, lastErrno, libc, withPinned } from "./libc.ts";
 
 const isDarwin = process.platform === "darwin";
@@ -56,19 +56,22 @@ export function socketPair(type: typeof SOCK_STREAM | typeof SOCK_DGRAM): [numbe
 /**
  * True when `fd` is an AF_UNIX datagram or seqpacket socket, as the
  * escalation socket is: not a file, a pipe, a stream or a network socket.
+ * The sandbox's seccomp filter (network off) refuses getsockname and
+ * getsockopt with EPERM, and every socket but AF_UNIX: a socket is then as
+ * much as can be known.
  */
 export function isUnixMessageSocket(fd: number): boolean {
   const address = new Uint8Array(new ArrayBuffer(128));
   const addressLength = new Uint32Array(new ArrayBuffer(4));
   addressLength[0] = address.byteLength;
-  if (libc.getsockname(fd, ptr(address), ptr(addressLength)) !== 0) return false;
+  if (libc.getsockname(fd, ptr(address), ptr(addressLength)) !== 0) return lastErrno() === EPERM;
   // Linux: a 16-bit family first; Darwin: a length byte, then an 8-bit family.
   const family = isDarwin ? address[1]! : address[0]! | (address[1]! << 8);
   if (family !== AF_UNIX) return false;
   const type = new Int32Array(new ArrayBuffer(4));
   const typeLength = new Uint32Array(new ArrayBuffer(4));
   typeLength[0] = 4;
-  if (libc.getsockopt(fd, SOL_SOCKET, SO_TYPE, ptr(type), ptr(typeLength)) !== 0) return false;
+  if (libc.getsockopt(fd, SOL_SOCKET, SO_TYPE, ptr(type), ptr(typeLength)) !== 0) return lastErrno() === EPERM;
   return type[0] === SOCK_DGRAM || type[0] === SOCK_SEQPACKET;
 }
 

@@ -59,14 +59,14 @@ describe("redirections of descriptors 3-9 leave interception alone", () => {
         '/bin/echo "to a" >&$a; /bin/echo "to b" >&$b',
         'exec {a}>&- {b}>&-',
         // Every open descriptor, the socket's number included: it moves away.
-        'for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null',
+        'for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done',
         "/bin/echo after-closing",
       ].join("\n"),
       workdir,
     );
     expect(readFileSync(join(workdir, "a"), "utf8")).toBe("to a\n");
     expect(readFileSync(join(workdir, "b"), "utf8")).toBe("to b\n");
-    expect(output).toStartWith("after-closing\n");
+    expect(output).toContain("after-closing\n");
   });
 
   test("the stdout/stderr swap idiom: ls / 3>&1 1>&2 2>&3", async () => {
@@ -136,7 +136,8 @@ describe("shells started without the socket are plain Bash (programs run, inside
 
   test("a setsid helper that closes every descriptor, then starts bash -c", async () => {
     const helper = "import os; os.closerange(3, 65536); os.setsid(); os.execvp('bash', ['bash', '-c', 'ls /; echo plain=$?'])";
-    const result = await shell(client, { command: `python3 -c "${helper}"` });
+    // Not the last command: Bash forks for it, so it is no group leader and may setsid.
+    const result = await shell(client, { command: `python3 -c "${helper}"; true` });
     expect(result.output).toContain("bin\n");
     expect(result.output).toEndWith("plain=0\n");
     expect(result.output).not.toContain("codex-execve-wrapper");
@@ -168,7 +169,7 @@ describe("interception cannot be switched off from inside", () => {
     [
       "BASH_ENV that unsets and closes everything in a nested bash",
       (dir) => {
-        writeFileSync(join(dir, "env.sh"), 'unset CODEX_ESCALATE_SOCKET BASH_EXEC_WRAPPER EXEC_WRAPPER\nfor fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null\n');
+        writeFileSync(join(dir, "env.sh"), 'unset CODEX_ESCALATE_SOCKET BASH_EXEC_WRAPPER EXEC_WRAPPER\nfor fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done\n');
         return `BASH_ENV=${dir}/env.sh bash -c 'touch canary-bash-env; echo bash-env=$?'`;
       },
     ],
