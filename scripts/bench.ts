@@ -238,8 +238,11 @@ async function call(client: Client, command: string, timeoutMs?: number): Promis
   return JSON.parse(content[0]!.text) as ExecResultJson;
 }
 
+/** Every timed call's own limit: generous, a loaded machine must not turn a slow sample into a failed run. */
+const CALL_TIMEOUT_MS = 120_000;
+
 async function expectCall(client: Client, command: string, check: (result: ExecResultJson) => boolean): Promise<void> {
-  const result = await call(client, command);
+  const result = await call(client, command, CALL_TIMEOUT_MS);
   if (!check(result)) throw new Error(`unexpected result for \`${command}\`: ${JSON.stringify(result).slice(0, 500)}`);
 }
 

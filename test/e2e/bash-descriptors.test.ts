@@ -9,7 +9,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect, isolatedEnv, setSandbox, shell, tempDir } from "../support.ts";
+import { connect, isolatedEnv, PATCHED_BASH, setSandbox, shell, tempDir } from "../support.ts";
 
 const FORBID_TOUCH = 'prefix_rule(pattern=["touch"], decision="forbidden")\n';
 const DENIED = "Execution denied: ";
@@ -122,6 +122,31 @@ describe("a connection on descriptor 3 (network on)", () => {
     const { output } = await stillIntercepted(`exec 3<>/dev/tcp/127.0.0.1/${listener.port} && head -1 <&3; /bin/echo "head=$?"`);
     expect(output).toStartWith("hello from the listener\nhead=0\n");
     expect(received.join("")).toBe("");
+  });
+});
+
+describe("with the reference's Bash (--bash), the socket is at descriptor 10, clear of 3-9", () => {
+  let referenceBash: Client;
+  beforeAll(async () => {
+    const env = isolatedEnv();
+    mkdirSync(join(env.CODEX_HOME!, "rules"));
+    writeFileSync(join(env.CODEX_HOME!, "rules", "test.rules"), FORBID_TOUCH);
+    referenceBash = await connect({ env, args: ["--bash", PATCHED_BASH] });
+    await setSandbox(referenceBash, { type: "danger-full-access" });
+  });
+  afterAll(async () => {
+    await referenceBash.close();
+  });
+
+  test("the swap idiom, 3>/dev/null and exec 3>/dev/null; touch still refused", async () => {
+    const workdir = tempDir();
+    const canary = join(workdir, "canary");
+    const result = await shell(referenceBash, {
+      command: `ls -d /usr 3>&1 1>&2 2>&3; /bin/echo x 3>/dev/null; exec 3>/dev/null; /bin/echo y; touch ${canary}; echo "touch=$?"`,
+      workdir,
+    });
+    expect(result.output).toBe(`/usr\nx\ny\n${DENIED}Execution forbidden by policy\ntouch=1\n`);
+    expect(existsSync(canary)).toBe(false);
   });
 });
 
