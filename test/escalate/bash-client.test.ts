@@ -3,7 +3,7 @@
 // and the reference's server, cannot tell them apart), over a datagram or a
 // seqpacket socket. A Python stand-in server records the raw frames.
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, tempDir, WRAPPER_BINARY } from "../support.ts";
 
@@ -135,6 +135,22 @@ describe("our Bash asks the server itself", () => {
     expect(result.output).toBe("in script ./s\nran\nstatus=1\nscript=0\nExecution denied: captured and denied\n");
     expect(existsSync(canary)).toBe(false);
     expect(result.requests.map((request) => request.file.split("/").at(-1))).toEqual(["s", "echo", "touch"]);
+  });
+
+  test("the Bun wrapper writes nothing to a descriptor that is not the socket: the program runs in place", () => {
+    const file = join(tempDir(), "users-file");
+    const fd = openSync(file, "w");
+    try {
+      const unused = Array.from({ length: 7 }, () => "ignore" as const);
+      const run = Bun.spawnSync([WRAPPER_BINARY, "/bin/echo", "echo", "ran"], {
+        env: { ...cleanEnv(), CODEX_ESCALATE_SOCKET: "10" },
+        stdio: ["ignore", "pipe", "pipe", ...unused, fd],
+      });
+      expect(run.stdout.toString() + run.stderr.toString()).toBe("ran\n");
+      expect(statSync(file).size).toBe(0);
+    } finally {
+      closeSync(fd);
+    }
   });
 
   test("without the socket (a parent closed it), our Bash is plain Bash", () => {
