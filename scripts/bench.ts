@@ -548,7 +548,7 @@ async function main(): Promise<void> {
 
     const lines = [
       `Medians over ${REPS} repetitions after a warm-up (1 GB call: ${HUGE_RUNS} runs); sandbox \`danger-full-access\`, \`login: false\`, each server fresh per repetition.`,
-      `Head to head, both servers get the reference's patched Bash (${PATCHED_BASH.split("/").at(-2)}) and their own wrapper.`,
+      `Head to head: ours with no flags (our embedded Bash, which asks the server itself) against the reference (its patched Bash for ${PATCHED_BASH.split("/").at(-2)} and its wrapper). The machine is shared: configurations run interleaved, in rotating order, so all see the same load.`,
       `Our binary: a copy of ${SERVER_BINARY} (built ${builtAt}); Bun ${Bun.version}. Load average before: ${loadBefore}; after: ${loadAfter}.`,
       "",
       "| measure (ms) | ours | reference | ours/reference |",
