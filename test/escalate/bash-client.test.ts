@@ -5,6 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { closeFd, socketPair, SOCK_DGRAM } from "../../src/ffi/socket.ts";
 import { ROOT, tempDir, WRAPPER_BINARY } from "../support.ts";
 
 const OUR_BASH = join(ROOT, "dist/patched-bash/bash");
@@ -150,6 +151,24 @@ describe("our Bash asks the server itself", () => {
       expect(statSync(file).size).toBe(0);
     } finally {
       closeSync(fd);
+    }
+  });
+
+  test("when it cannot speak the protocol (the server end is gone), our Bash hands the exec to the wrapper, never runs it unchecked", () => {
+    const [serverEnd, clientEnd] = socketPair(SOCK_DGRAM);
+    closeFd(serverEnd);
+    const canary = join(tempDir(), "canary");
+    try {
+      const unused = Array.from({ length: 7 }, () => "ignore" as const);
+      const run = Bun.spawnSync([OUR_BASH, "-c", `/usr/bin/touch ${canary}; echo "status=$?"`], {
+        env: { ...cleanEnv(), CODEX_ESCALATE_SOCKET: "10", BASH_EXEC_WRAPPER: WRAPPER_BINARY, EXEC_WRAPPER: WRAPPER_BINARY },
+        stdio: ["ignore", "pipe", "pipe", ...unused, clientEnd],
+      });
+      expect(run.stdout.toString()).toBe("status=126\n");
+      expect(run.stderr.toString()).toMatch(/^codex-execve-wrapper: sendmsg failed: E(NOTCONN|CONNREFUSED)\n$/);
+      expect(existsSync(canary)).toBe(false);
+    } finally {
+      closeFd(clientEnd);
     }
   });
 
