@@ -3,8 +3,11 @@
 import { defineCommand } from "citty";
 import { accessSync, constants, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { ESCALATE_SOCKET_ENV } from "../escalate/protocol.ts";
 import { cacheRoot, resolveBash } from "../exec/bash.ts";
+import { ESCALATE_SOCKET_CHILD_FD } from "../exec/run.ts";
 import { landlockAbiVersion } from "../ffi/landlock.ts";
+import { closeFd, socketPair, SOCK_SEQPACKET } from "../ffi/socket.ts";
 import { LINUX_SANDBOX_ARGV0 } from "../sandbox/launcher-args.ts";
 import { detectLinuxSandbox, LOST_WITHOUT_NAMESPACES } from "../sandbox/namespaces.ts";
 import { describeRulesSource, rulesSources } from "./rules-sources.ts";
@@ -26,12 +29,26 @@ function attempt(item: string, check: () => Finding["detail"], onError: Verdict 
   }
 }
 
-/** A patched Bash runs $BASH_EXEC_WRAPPER instead of the program: with /bin/echo as the wrapper it prints the call. */
+/**
+ * A patched Bash runs $BASH_EXEC_WRAPPER instead of the program: with
+ * /bin/echo as the wrapper it prints the call. It is given an escalation
+ * socket whose server end is closed: our Bash, which asks the server itself,
+ * cannot, and falls back to the wrapper (the reference's Bash always uses it).
+ */
 function checkPatchedBash(bash: string): string {
-  const probe = Bun.spawnSync([bash, "-c", "/bin/true probe"], {
-    env: { PATH: "/usr/bin:/bin", BASH_EXEC_WRAPPER: "/bin/echo", EXEC_WRAPPER: "/bin/echo" },
-  });
-  const printed = probe.stdout.toString().trim();
+  const [serverEnd, clientEnd] = socketPair(SOCK_SEQPACKET);
+  closeFd(serverEnd);
+  let probe: ReturnType<typeof Bun.spawnSync>;
+  try {
+    const unused = Array.from({ length: ESCALATE_SOCKET_CHILD_FD - 3 }, () => "ignore" as const);
+    probe = Bun.spawnSync([bash, "-c", "/bin/true probe"], {
+      env: { PATH: "/usr/bin:/bin", BASH_EXEC_WRAPPER: "/bin/echo", EXEC_WRAPPER: "/bin/echo", [ESCALATE_SOCKET_ENV]: String(ESCALATE_SOCKET_CHILD_FD) },
+      stdio: ["ignore", "pipe", "pipe", ...unused, clientEnd],
+    });
+  } finally {
+    closeFd(clientEnd);
+  }
+  const printed = probe.stdout?.toString().trim() ?? "";
   if (printed !== "/bin/true /bin/true probe") {
     throw new Error(`${bash} runs, but does not intercept exec (it is not the patched Bash): got ${JSON.stringify(printed)}`);
   }

@@ -5,7 +5,7 @@
 // imports nothing but the FFI layer and the protocol.
 import { ErrnoError } from "../ffi/errno.ts";
 import { execve, exitNow, resetSignals } from "../ffi/process.ts";
-import { closeFd, readSome, sendWithFds, setCloexec, socketPair, SOCK_STREAM, writeAll } from "../ffi/socket.ts";
+import { closeFd, isUnixMessageSocket, readSome, sendWithFds, setCloexec, socketPair, SOCK_STREAM, writeAll } from "../ffi/socket.ts";
 import {
   BASH_EXEC_WRAPPER_ENV,
   encodeFrame,
@@ -53,10 +53,11 @@ function readFrame(fd: number, reader: FrameReader): Uint8Array {
   }
 }
 
-function runInPlace(escalateFd: number, file: string, argv: string[]): never {
+/** Runs the program in place; `escalateFd` (null: there is none) stays open for the shells it may start. */
+function runInPlace(escalateFd: number | null, file: string, argv: string[]): never {
   // The next program Bash starts must still reach the server: Bun marked the
   // inherited socket close-on-exec at start-up.
-  setCloexec(escalateFd, false);
+  if (escalateFd !== null) setCloexec(escalateFd, false);
   resetSignals();
   // A script that unset the wrapper variables before starting another shell
   // does not switch interception off in that shell: we put them back.
@@ -73,6 +74,11 @@ export function runExecWrapper(args: string[]): never {
   const [file, ...argv] = args;
   if (file === undefined || argv.length === 0) fail("usage: codex-execve-wrapper <file> <argv0> [args...]", 2);
   const escalateFd = escalateSocketFd();
+  // The socket is gone (a parent closed it; the number may now be a file or
+  // a connection of the command's): nothing may be written to it. The
+  // program runs in place, inside the sandbox, as it would under a plain
+  // shell.
+  if (!isUnixMessageSocket(escalateFd)) runInPlace(null, file, argv);
   try {
     const [serverEnd, ourEnd] = socketPair(SOCK_STREAM);
     sendWithFds(escalateFd, HANDSHAKE, [serverEnd]);

@@ -92,7 +92,7 @@ function responseFor(decision: ExecDecision): EscalateResponse {
 }
 
 export class CallEscalation {
-  /** The end Bash inherits (at fd 3). Close it in this process once Bash is spawned. */
+  /** The end Bash inherits (at a high descriptor: run.ts). Close it in this process once Bash is spawned. */
   readonly clientFd: number;
   private readonly handshakeId: number;
   private readonly sessions = new Map<number, Session>();

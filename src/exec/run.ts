@@ -12,6 +12,7 @@ import { BASH_EXEC_WRAPPER_ENV, ESCALATE_SOCKET_ENV, EXEC_WRAPPER_ENV } from "..
 import { CallEscalation, type ExecDecider } from "../escalate/server.ts";
 import type { SocketHub } from "../escalate/socket-hub.ts";
 import type { WorkerReport } from "../escalate/socket-worker-protocol.ts";
+import type { ChildFds } from "../sandbox/launch.ts";
 import { LAUNCHER_FAILURE_EXIT_CODE, LaunchRefusedError } from "../sandbox/launcher-args.ts";
 import { Deadline } from "./deadline.ts";
 import { BoundedOutput, DEFAULT_OUTPUT_LIMIT_BYTES } from "./output.ts";
@@ -45,8 +46,13 @@ const COLLECT_EVERY_BYTES = 256 * 1024 * 1024;
  * command printing gigabytes allocates nothing per chunk.
  */
 const readBuffer = new Uint8Array(new ArrayBuffer(READ_CHUNK_BYTES));
-/** Bash reads the escalation socket number from the environment; we always put it here. */
-const ESCALATE_SOCKET_CHILD_FD = 3;
+/**
+ * Where Bash gets the escalation socket (its number is in the environment):
+ * a high descriptor, as the reference does, so that the numbers scripts use
+ * (3-9) are theirs. Our Bash moves it higher still at start and out of the
+ * way of any redirection; the reference's Bash leaves it here.
+ */
+export const ESCALATE_SOCKET_CHILD_FD = 10;
 /** Where the sandbox launcher writes why it refused (never inherited by Bash). */
 const LAUNCH_REPORT_CHILD_FD = ESCALATE_SOCKET_CHILD_FD + 1;
 const LAUNCH_REPORT_BYTES = 4096;
@@ -85,8 +91,8 @@ export interface ShellCall {
   /** Our binary, started as `codex-escalate-exec` for escalations (default: this process's executable). */
   execLauncher?: string;
   hub: SocketHub;
-  /** Wraps Bash (argv and environment) in the call's sandbox; a launcher's refusal goes to `reportFd` in the child. */
-  launch: (bashArgv: string[], env: Record<string, string>, reportFd: number) => LaunchPlan;
+  /** Wraps Bash (argv and environment) in the call's sandbox; a launcher's refusal goes to `childFds.reportFd`. */
+  launch: (bashArgv: string[], env: Record<string, string>, childFds: ChildFds) => LaunchPlan;
   signal?: AbortSignal;
   outputLimit?: number;
   /** Lets the caller pause the deadline (approval questions). */
@@ -277,7 +283,10 @@ class PipeCapture {
 
 export async function runShellCall(call: ShellCall): Promise<ExecResult> {
   const startedAt = performance.now();
-  const plan = call.launch([call.bashPath, call.login ? "-lc" : "-c", call.command], bashEnv(call), LAUNCH_REPORT_CHILD_FD);
+  const plan = call.launch([call.bashPath, call.login ? "-lc" : "-c", call.command], bashEnv(call), {
+    reportFd: LAUNCH_REPORT_CHILD_FD,
+    socketFd: ESCALATE_SOCKET_CHILD_FD,
+  });
   const output = new BoundedOutput(call.outputLimit ?? DEFAULT_OUTPUT_LIMIT_BYTES);
   const escalation = new CallEscalation(call.hub, call.decide, { log: call.log, onLargeRequest: collectGarbageSoon, execLauncher: call.execLauncher });
   const [outputRead, outputWrite] = makePipe();

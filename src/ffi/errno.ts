@@ -32,6 +32,7 @@ const ERRNO_NAMES: Record<number, string> = {
   111: "ECONNREFUSED",
 };
 
+export const EPERM = 1;
 export const EINTR = 4;
 export const EAGAIN = 11;
 

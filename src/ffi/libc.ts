@@ -13,6 +13,8 @@ const { i32, i64, u64, ptr, void: voidType } = FFIType;
 export const libc = dlopen(LIBC_PATH, {
   socketpair: { args: [i32, i32, i32, ptr], returns: i32 },
   sendmsg: { args: [i32, ptr, i32], returns: i64 },
+  getsockname: { args: [i32, ptr, ptr], returns: i32 },
+  getsockopt: { args: [i32, i32, i32, ptr, ptr], returns: i32 },
   recvmsg: { args: [i32, ptr, i32], returns: i64 },
   send: { args: [i32, ptr, u64, i32], returns: i64 },
   read: { args: [i32, ptr, u64], returns: i64 },

@@ -1,6 +1,6 @@
 // Unix-domain sockets and fd passing (SCM_RIGHTS) over raw libc.
 import { ptr } from "bun:ffi";
-import { EAGAIN, EINTR, ErrnoError } from "./errno.ts";
+import { EAGAIN, EINTR, EPERM, ErrnoError } from "./errno.ts";
 import { check, lastErrno, libc, withPinned } from "./libc.ts";
 
 const isDarwin = process.platform === "darwin";
@@ -9,6 +9,7 @@ export const AF_UNIX = 1;
 export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
 export const SOCK_SEQPACKET = 5;
+const SO_TYPE = isDarwin ? 0x1008 : 3;
 const SOCK_CLOEXEC = isDarwin ? 0 : 0o2000000;
 const SOL_SOCKET = isDarwin ? 0xffff : 1;
 const SCM_RIGHTS = 1;
@@ -50,6 +51,28 @@ export function socketPair(type: typeof SOCK_STREAM | typeof SOCK_DGRAM | typeof
   const fds = new Int32Array(new ArrayBuffer(8));
   check("socketpair", libc.socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, ptr(fds)));
   return [fds[0]!, fds[1]!];
+}
+
+/**
+ * True when `fd` is an AF_UNIX datagram or seqpacket socket, as the
+ * escalation socket is: not a file, a pipe, a stream or a network socket.
+ * The sandbox's seccomp filter (network off) refuses getsockname and
+ * getsockopt with EPERM, and every socket but AF_UNIX: a socket is then as
+ * much as can be known.
+ */
+export function isUnixMessageSocket(fd: number): boolean {
+  const address = new Uint8Array(new ArrayBuffer(128));
+  const addressLength = new Uint32Array(new ArrayBuffer(4));
+  addressLength[0] = address.byteLength;
+  if (libc.getsockname(fd, ptr(address), ptr(addressLength)) !== 0) return lastErrno() === EPERM;
+  // Linux: a 16-bit family first; Darwin: a length byte, then an 8-bit family.
+  const family = isDarwin ? address[1]! : address[0]! | (address[1]! << 8);
+  if (family !== AF_UNIX) return false;
+  const type = new Int32Array(new ArrayBuffer(4));
+  const typeLength = new Uint32Array(new ArrayBuffer(4));
+  typeLength[0] = 4;
+  if (libc.getsockopt(fd, SOL_SOCKET, SO_TYPE, ptr(type), ptr(typeLength)) !== 0) return lastErrno() === EPERM;
+  return type[0] === SOCK_DGRAM || type[0] === SOCK_SEQPACKET;
 }
 
 export function closeFd(fd: number): void {

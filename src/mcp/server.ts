@@ -166,7 +166,7 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
           deadline = started;
         },
         hub,
-        launch: (bashArgv, env, reportFd) =>
+        launch: (bashArgv, env, childFds) =>
           planSandboxedCommand({
             sandbox: confinement,
             bashArgv,
@@ -175,7 +175,7 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
             platform: process.platform,
             linuxMode: config.linuxSandbox,
             allowUnsandboxed: config.allowUnsandboxed,
-            reportFd,
+            childFds,
           }),
         signal: abort.signal,
         onOutput: progress?.onOutput,

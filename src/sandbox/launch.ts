@@ -61,8 +61,14 @@ export interface PlanInput {
   platform: NodeJS.Platform;
   linuxMode: LinuxSandboxMode;
   allowUnsandboxed: boolean;
-  /** The descriptor number, in the child, of the pipe a launcher's refusal goes to. */
+  /** Descriptor numbers in the child: the pipe a launcher's refusal goes to, and the escalation socket. */
+  childFds: ChildFds;
+}
+
+/** Descriptors the call's child gets beyond 0-2, by number. */
+export interface ChildFds {
   reportFd: number;
+  socketFd: number;
 }
 
 export interface SandboxedCommand {
@@ -107,16 +113,17 @@ export function planSandboxedCommand(input: PlanInput): SandboxedCommand {
       writableRoots: [...sandbox.writableRoots],
       allowNetwork: sandbox.allowNetwork,
       allowUnsandboxed: input.allowUnsandboxed,
-      reportFd: input.reportFd,
+      reportFd: input.childFds.reportFd,
+      keepFd: input.childFds.socketFd,
     });
     if (input.linuxMode.kind === "landlock-only") {
-      return { file: input.selfExecutable, argv0: LINUX_SANDBOX_ARGV0, args: [...launcher, "--", ...bashArgv], env: childEnv, sandbox: "landlock", reportFd: input.reportFd, degraded: false };
+      return { file: input.selfExecutable, argv0: LINUX_SANDBOX_ARGV0, args: [...launcher, "--", ...bashArgv], env: childEnv, sandbox: "landlock", reportFd: input.childFds.reportFd, degraded: false };
     }
     const stage = namespaceStageArgs({
       writableRoots: [...sandbox.writableRoots],
       readOnlyPaths: [...sandbox.readOnlyPaths],
       unshareNetwork: !sandbox.allowNetwork,
-      reportFd: input.reportFd,
+      reportFd: input.childFds.reportFd,
     });
     return {
       file: input.linuxMode.stage,
@@ -124,7 +131,7 @@ export function planSandboxedCommand(input: PlanInput): SandboxedCommand {
       args: [...stage, input.selfExecutable, LINUX_SANDBOX_ARGV0, ...launcher, "--", ...bashArgv],
       env: childEnv,
       sandbox: "namespaces",
-      reportFd: input.reportFd,
+      reportFd: input.childFds.reportFd,
       degraded: false,
     };
   }

@@ -13,13 +13,17 @@
 //
 // Launcher arguments:
 //   codex-linux-sandbox [--writable-root <abs path>]... [--allow-network]
-//                       [--allow-unsandboxed] [--report-fd <n>] -- <program> [<arg>...]
+//                       [--allow-unsandboxed] [--report-fd <n>] [--keep-fd <n>]
+//                       -- <program> [<arg>...]
 // - --writable-root: all Landlock rights beneath that path but making device
 //   nodes (repeatable; none means read-only);
 // - --allow-network: no seccomp network filter;
 // - --allow-unsandboxed: degraded mode; if Landlock is unavailable, run
 //   unconfined with a warning on stderr instead of failing;
 // - --report-fd: where a refusal goes (else stderr); closed before the program runs;
+// - --keep-fd: a descriptor the program inherits (the escalation socket). Bun
+//   marks every inherited descriptor above 3 close-on-exec when it starts, so
+//   the launcher clears that flag on this one again;
 // - <program>: a path, or a name looked up on the PATH of the environment.
 // The `--` may be left out: options end at the first argument that is not one
 // (`bun script.ts -- ...` swallows the first `--`, so the fixture needs this).
@@ -38,6 +42,7 @@ const WRITABLE_ROOT_FLAG = "--writable-root";
 const ALLOW_NETWORK_FLAG = "--allow-network";
 const ALLOW_UNSANDBOXED_FLAG = "--allow-unsandboxed";
 const REPORT_FD_FLAG = "--report-fd";
+const KEEP_FD_FLAG = "--keep-fd";
 
 /** What the Landlock + seccomp launcher enforces before it executes the program. */
 export interface LauncherContract {
@@ -46,6 +51,8 @@ export interface LauncherContract {
   allowUnsandboxed: boolean;
   /** Descriptor for a refusal; null: stderr. */
   reportFd: number | null;
+  /** Descriptor the program inherits; null: none. */
+  keepFd: number | null;
 }
 
 export interface LauncherInvocation extends LauncherContract {
@@ -77,11 +84,12 @@ export function launcherArgs(contract: LauncherContract): string[] {
   if (contract.allowNetwork) args.push(ALLOW_NETWORK_FLAG);
   if (contract.allowUnsandboxed) args.push(ALLOW_UNSANDBOXED_FLAG);
   if (contract.reportFd !== null) args.push(REPORT_FD_FLAG, String(contract.reportFd));
+  if (contract.keepFd !== null) args.push(KEEP_FD_FLAG, String(contract.keepFd));
   return args;
 }
 
 export function parseLauncherArgs(args: readonly string[]): LauncherInvocation {
-  const options: LauncherInvocation = { writableRoots: [], allowNetwork: false, allowUnsandboxed: false, reportFd: null, program: "", programArgs: [] };
+  const options: LauncherInvocation = { writableRoots: [], allowNetwork: false, allowUnsandboxed: false, reportFd: null, keepFd: null, program: "", programArgs: [] };
   let i = 0;
   for (; i < args.length && args[i]?.startsWith("--") === true; i++) {
     const arg = args[i];
@@ -97,10 +105,11 @@ export function parseLauncherArgs(args: readonly string[]): LauncherInvocation {
       options.allowNetwork = true;
     } else if (arg === ALLOW_UNSANDBOXED_FLAG) {
       options.allowUnsandboxed = true;
-    } else if (arg === REPORT_FD_FLAG) {
+    } else if (arg === REPORT_FD_FLAG || arg === KEEP_FD_FLAG) {
       const fd = Number(args[++i]);
-      if (!Number.isInteger(fd) || fd < 0) throw new LauncherUsageError(`${REPORT_FD_FLAG} needs a descriptor number`);
-      options.reportFd = fd;
+      if (!Number.isInteger(fd) || fd < 0) throw new LauncherUsageError(`${arg} needs a descriptor number`);
+      if (arg === REPORT_FD_FLAG) options.reportFd = fd;
+      else options.keepFd = fd;
     } else {
       throw new LauncherUsageError(`unknown option ${JSON.stringify(arg)}`);
     }

@@ -102,6 +102,18 @@ function resolveProgram(program: string, path: string | undefined): string {
   return found;
 }
 
+/**
+ * Hands the program a descriptor it inherited from the server (the
+ * escalation socket): Bun marked it close-on-exec when this role started.
+ */
+function keepInherited(fd: number): void {
+  try {
+    setCloexec(fd, false);
+  } catch {
+    // Not open: the program starts without it, as it would have anyway.
+  }
+}
+
 /** Entry point of the `codex-linux-sandbox` role; `args` as documented in launch.ts. */
 export function runLinuxSandboxLauncher(args: string[]): never {
   try {
@@ -116,6 +128,7 @@ export function runLinuxSandboxLauncher(args: string[]): never {
     const file = resolveProgram(options.program, env.PATH);
     confine(options, simulateNoLandlock);
     if (!options.allowNetwork) env[NETWORK_DISABLED_ENV_VAR] = "1";
+    if (options.keepFd !== null) keepInherited(options.keepFd);
     resetSignals();
     return execve(file, [options.program, ...options.programArgs], env);
   } catch (error) {

@@ -5,7 +5,7 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { connect, type ExecResultJson, isolatedEnv, ROOT, setSandbox, shell, tempDir, restartIfLost } from "../support.ts";
@@ -65,7 +65,7 @@ const listener = Bun.listen<undefined>({
 });
 const PORT = listener.port;
 
-/** Bash alone (no program started): /dev/tcp. fd 5, since fd 3 is the escalation socket. */
+/** Bash alone (no program started): /dev/tcp. */
 const BASH_TCP = `if exec 5<>/dev/tcp/127.0.0.1/${PORT}; then read -r line <&5; echo "bash-tcp=$line"; else echo bash-tcp=failed; fi`;
 /** Python: socket(AF_INET) + connect. */
 const PY_TCP = `import socket
@@ -417,20 +417,21 @@ describe("network", () => {
   });
 
   test("interception still works inside the sandbox with the network off", async () => {
+    // Our Bash asks the server over its socket (socketpair + sendmsg under the
+    // seccomp filter): a forbidden rule still refuses, also after the command
+    // closed descriptor 3 (the socket is not there).
+    const env = isolatedEnv();
+    mkdirSync(join(env.CODEX_HOME!, "rules"));
+    writeFileSync(join(env.CODEX_HOME!, "rules", "test.rules"), 'prefix_rule(pattern=["echo", "refused"], decision="forbidden")\n');
+    const ruled = await start({ env });
     const workdir = outsideDir("net-intercept");
-    await setSandbox(client, { type: "read-only" }, workdir);
-    // The wrapper reaches the server over fd 3 (socketpair + sendmsg under the
-    // seccomp filter) and then runs the program. Closing fd 3 in a subshell
-    // proves the program really goes through the wrapper.
-    const result = await shell(client, {
-      command: `/bin/echo intercepted; echo "status=$?"; ( exec 3>&-; /bin/echo bypassed ); echo "closed-status=$?"; echo "disabled=$CODEX_SANDBOX_NETWORK_DISABLED"`,
+    await setSandbox(ruled, { type: "read-only" }, workdir);
+    const result = await shell(ruled, {
+      command: `/bin/echo intercepted; /bin/echo refused; echo "status=$?"; ( exec 3>&-; /bin/echo refused ); echo "closed-status=$?"; echo "disabled=$CODEX_SANDBOX_NETWORK_DISABLED"`,
       workdir,
     });
-    expect(result.output).toStartWith("intercepted\nstatus=0\n");
-    expect(result.output).toContain("codex-execve-wrapper: ");
-    expect(result.output).not.toContain("bypassed");
-    expect(result.output).toContain("closed-status=126\n");
-    expect(result.output).toEndWith("disabled=1\n");
+    const denied = "Execution denied: Execution forbidden by policy\n";
+    expect(result.output).toBe(`intercepted\n${denied}status=1\n${denied}closed-status=1\ndisabled=1\n`);
   });
 });
 

@@ -8,7 +8,7 @@ import type { ExecRequest } from "../../src/escalate/protocol.ts";
 import type { ExecDecider, ExecDecision } from "../../src/escalate/server.ts";
 import { SocketHub } from "../../src/escalate/socket-hub.ts";
 import { runShellCall, type ExecResult } from "../../src/exec/run.ts";
-import { isolatedEnv, PATCHED_BASH, REFERENCE_WRAPPER, SERVER_BINARY, tempDir, WRAPPER_BINARY } from "../support.ts";
+import { isolatedEnv, PATCHED_BASH, REFERENCE_WRAPPER, ROOT, SERVER_BINARY, tempDir, WRAPPER_BINARY } from "../support.ts";
 
 const hub = new SocketHub();
 const env = isolatedEnv();
@@ -26,13 +26,20 @@ function decider(rules: Record<string, ExecDecision>, seen: ExecRequest[] = []):
   };
 }
 
-function run(command: string, decide: ExecDecider, options: { wrapper?: string; workdir?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
+/** Our own Bash, which speaks the protocol itself (the wrapper is only its fallback). */
+const OUR_BASH = join(ROOT, "dist/patched-bash/bash");
+
+function run(
+  command: string,
+  decide: ExecDecider,
+  options: { wrapper?: string; bash?: string; workdir?: string; timeoutMs?: number } = {},
+): Promise<ExecResult> {
   return runShellCall({
     command,
     workdir: options.workdir ?? "/tmp",
     login: false,
     timeoutMs: options.timeoutMs ?? 10_000,
-    bashPath: PATCHED_BASH,
+    bashPath: options.bash ?? PATCHED_BASH,
     wrapperPath: options.wrapper ?? WRAPPER_BINARY,
     env,
     decide,
@@ -42,16 +49,17 @@ function run(command: string, decide: ExecDecider, options: { wrapper?: string; 
   });
 }
 
-const WRAPPERS = [
-  ["our wrapper", WRAPPER_BINARY],
-  ["the reference's wrapper", REFERENCE_WRAPPER],
+const CLIENTS = [
+  ["our wrapper", WRAPPER_BINARY, PATCHED_BASH],
+  ["the reference's wrapper", REFERENCE_WRAPPER, PATCHED_BASH],
+  ["our Bash's own client", WRAPPER_BINARY, OUR_BASH],
 ] as const;
 
-for (const [name, wrapper] of WRAPPERS) {
+for (const [name, wrapper, bash] of CLIENTS) {
   describe(`decisions with ${name}`, () => {
     test("Run: the program runs in place and every exec is asked about", async () => {
       const seen: ExecRequest[] = [];
-      const result = await run("/bin/echo hi | /usr/bin/tr a-z A-Z", decider({}, seen), { wrapper });
+      const result = await run("/bin/echo hi | /usr/bin/tr a-z A-Z", decider({}, seen), { wrapper, bash });
       expect(result).toMatchObject({ exit_code: 0, output: "HI\n", timed_out: false });
       expect(seen.map((request) => request.file).sort()).toEqual(["/bin/echo", "/usr/bin/tr"]);
       expect(seen[0]!.workdir).toBe("/tmp");
@@ -60,7 +68,7 @@ for (const [name, wrapper] of WRAPPERS) {
     });
 
     test("Escalate: the server runs it; output and exit code reach the caller", async () => {
-      const result = await run("/bin/sh -c 'echo out; echo err >&2; exit 7'; echo after=$?", decider({ sh: escalate("sh") }), { wrapper });
+      const result = await run("/bin/sh -c 'echo out; echo err >&2; exit 7'; echo after=$?", decider({ sh: escalate("sh") }), { wrapper, bash });
       expect(result.output).toBe("out\nerr\nafter=7\n");
       expect(result.exit_code).toBe(0);
     });
@@ -68,22 +76,22 @@ for (const [name, wrapper] of WRAPPERS) {
     test("Escalate: the decider's argv[0] and environment arrive, the sandbox's do not; the working directory does", async () => {
       const dir = tempDir();
       const command = `cd ${dir} && GREETING=hello exec -a custom-name /bin/sh -c 'echo "$0 $GREETING $(pwd)"'`;
-      const result = await run(command, decider({ sh: escalate("sh", { GREETING: "chosen" }) }), { wrapper });
+      const result = await run(command, decider({ sh: escalate("sh", { GREETING: "chosen" }) }), { wrapper, bash });
       expect(result).toMatchObject({ exit_code: 0, output: `sh chosen ${dir}\n` });
     });
 
     test("Escalate: the program reads the caller's stdin", async () => {
-      const result = await run("echo piped | /usr/bin/wc -c", decider({ wc: escalate("wc") }), { wrapper });
+      const result = await run("echo piped | /usr/bin/wc -c", decider({ wc: escalate("wc") }), { wrapper, bash });
       expect(result.output.trim()).toBe("6");
     });
 
     test("Deny: the reason on stderr and exit status 1", async () => {
-      const result = await run("/bin/rm -rf /nonexistent; echo status=$?", decider({ rm: { kind: "deny", reason: "Execution forbidden by policy" } }), { wrapper });
+      const result = await run("/bin/rm -rf /nonexistent; echo status=$?", decider({ rm: { kind: "deny", reason: "Execution forbidden by policy" } }), { wrapper, bash });
       expect(result.output).toBe("Execution denied: Execution forbidden by policy\nstatus=1\n");
     });
 
     test("Deny without a reason", async () => {
-      const result = await run("/bin/ls; echo status=$?", decider({ ls: { kind: "deny", reason: null } }), { wrapper });
+      const result = await run("/bin/ls; echo status=$?", decider({ ls: { kind: "deny", reason: null } }), { wrapper, bash });
       expect(result.output).toBe("Execution denied\nstatus=1\n");
     });
   });

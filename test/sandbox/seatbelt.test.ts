@@ -113,14 +113,14 @@ describe("planSandboxedCommand", () => {
       platform,
       linuxMode,
       allowUnsandboxed,
-      reportFd: 4,
+      childFds: { reportFd: 4, socketFd: 10 },
     });
 
   test("linux read-only: our binary as codex-linux-sandbox", () => {
     expect(plan({ type: "read-only" }, "linux")).toEqual({
       file: "/opt/self",
       argv0: LINUX_SANDBOX_ARGV0,
-      args: ["--report-fd", "4", "--", ...bashArgv],
+      args: ["--report-fd", "4", "--keep-fd", "10", "--", ...bashArgv],
       env: { PATH: "/bin", CODEX_SANDBOX_NETWORK_DISABLED: "1" },
       sandbox: "landlock",
       reportFd: 4,
@@ -137,14 +137,14 @@ describe("planSandboxedCommand", () => {
       "--rw", extra, "--rw", workspace,
       ...protectedPaths.flatMap((path) => ["--ro", path]),
       "--",
-      "/opt/self", LINUX_SANDBOX_ARGV0, "--writable-root", extra, "--writable-root", workspace, "--report-fd", "4", "--", ...bashArgv,
+      "/opt/self", LINUX_SANDBOX_ARGV0, "--writable-root", extra, "--writable-root", workspace, "--report-fd", "4", "--keep-fd", "10", "--", ...bashArgv,
     ]);
   });
 
   test("linux workspace-write with network and degraded mode", () => {
     const result = plan(workspaceWrite(true), "linux", true);
     expect(result.args).toEqual([
-      "--writable-root", extra, "--writable-root", workspace, "--allow-network", "--allow-unsandboxed", "--report-fd", "4", "--", ...bashArgv,
+      "--writable-root", extra, "--writable-root", workspace, "--allow-network", "--allow-unsandboxed", "--report-fd", "4", "--keep-fd", "10", "--", ...bashArgv,
     ]);
     expect(result.env).toEqual({ PATH: "/bin" });
   });
@@ -178,12 +178,13 @@ describe("planSandboxedCommand", () => {
 
 describe("launcher arguments", () => {
   test("launcherArgs round-trips through parseLauncherArgs", () => {
-    const args = launcherArgs({ writableRoots: [extra, workspace], allowNetwork: false, allowUnsandboxed: true, reportFd: 7 });
+    const args = launcherArgs({ writableRoots: [extra, workspace], allowNetwork: false, allowUnsandboxed: true, reportFd: 7, keepFd: 10 });
     expect(parseLauncherArgs([...args, "--", "/bin/bash", "-c", "--allow-network"])).toEqual({
       writableRoots: [extra, workspace],
       allowNetwork: false,
       allowUnsandboxed: true,
       reportFd: 7,
+      keepFd: 10,
       program: "/bin/bash",
       programArgs: ["-c", "--allow-network"],
     });
