@@ -25,15 +25,14 @@ export function applyRulesSource(policy: Policy, path: string, source: string): 
   // neither a global nor defined by the file fails it up front.
   for (const { name, location, callee } of references) {
     if (BUILTINS.has(name) || STARLARK_GLOBALS.has(name) || bindings.has(name)) continue;
-    throw new StarlarkError(path, location, callee ? undefinedNameReason(name) : `Variable \`${name}\` not found`);
-  }
-  for (const call of calls) {
-    if (!BUILTINS.has(call.callee)) throw new StarlarkError(path, call.location, undefinedNameReason(call.callee));
+    throw new StarlarkError(path, location, callee ? undefinedNameReason(name, false) : `Variable \`${name}\` not found`);
   }
   const pendingExamples: PendingExamples[] = [];
   let networkRules = 0;
   for (const call of calls.slice(0, unsupported?.afterCalls)) {
     const context: CallContext = { policy, fail: (reason) => { throw new StarlarkError(path, call.location, reason); } };
+    // A defined function other than ours (a Starlark global, or one the file defines) is outside our subset.
+    if (!BUILTINS.has(call.callee)) context.fail(undefinedNameReason(call.callee, true));
     if (call.callee === "prefix_rule") pendingExamples.push(evaluatePrefixRule(context, call));
     else if (call.callee === "host_executable") evaluateHostExecutable(context, call);
     else {
@@ -70,9 +69,9 @@ const STARLARK_GLOBALS = new Set([
   "list", "max", "min", "print", "range", "repr", "reversed", "sorted", "str", "tuple", "type", "zip",
 ]);
 
-function undefinedNameReason(name: string): string {
+function undefinedNameReason(name: string, defined: boolean): string {
   const supported = "rules files can only call prefix_rule, host_executable and network_rule";
-  if (STARLARK_GLOBALS.has(name)) return `calling \`${name}\` is not supported: ${supported}`;
+  if (defined) return `calling \`${name}\` is not supported: ${supported}`;
   return `name \`${name}\` is not defined: ${supported}`;
 }
 
