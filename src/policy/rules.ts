@@ -63,10 +63,13 @@ function isBlank(text: string): boolean {
   return RUST_WHITESPACE.test(text);
 }
 
-/** Standard Starlark functions: defined in the reference, but pointless and unsupported in our declarative subset. */
+/**
+ * The standard Starlark globals Codex defines (`print` is not one of them):
+ * valid names, but calls to them are outside our declarative subset.
+ */
 const STARLARK_GLOBALS = new Set([
   "abs", "all", "any", "bool", "chr", "dict", "dir", "isinstance", "ord", "enumerate", "fail", "float", "getattr", "hasattr", "hash", "int", "len",
-  "list", "max", "min", "print", "range", "repr", "reversed", "sorted", "str", "tuple", "type", "zip",
+  "list", "max", "min", "range", "repr", "reversed", "sorted", "str", "tuple", "type", "zip",
 ]);
 
 function undefinedNameReason(name: string, defined: boolean): string {

@@ -194,7 +194,8 @@ describe("rejected syntax names what was found and where", () => {
       "test.rules:2:1: starlark error: name `web_rule` is not defined: rules files can only call prefix_rule, host_executable and network_rule",
     );
     expect(rulesError("foo()").reason).toStartWith("name `foo` is not defined");
-    expect(rulesError('print("x")').reason).toStartWith("calling `print` is not supported");
+    expect(rulesError('print("x")').reason).toStartWith("name `print` is not defined");
+    expect(rulesError('len("x")').reason).toStartWith("calling `len` is not supported");
   });
 
   test("syntax errors anywhere in the file win over evaluation errors", () => {
