@@ -725,11 +725,12 @@ class Parser {
     for (const reference of this.references.splice(firstReference)) this.bindings.add(reference.name);
   }
 
+  /** Loop targets (`x`, `k, v`, `a[0]`): operands with their trailers, no operators, up to `in`. */
   private parseTargetList(): void {
-    this.parseBinaryLevel(BINARY_LEVELS.length - 1 + 1);
+    this.parseUnary();
     while (this.acceptPunct(",")) {
       if (this.peek().kind === "keyword") return;
-      this.parseBinaryLevel(BINARY_LEVELS.length);
+      this.parseUnary();
     }
   }
 
