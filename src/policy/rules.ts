@@ -20,17 +20,19 @@ export interface RulesFileReport {
  * because earlier calls of the file have already been added.
  */
 export function applyRulesSource(policy: Policy, path: string, source: string): RulesFileReport {
-  const { calls, unsupported } = parseStarlarkProgram(path, source);
-  // Starlark resolves names before running anything, so an unknown name fails the file up front.
-  for (const call of calls) {
-    if (!BUILTINS.has(call.callee)) throw new StarlarkError(path, call.location, undefinedNameReason(call.callee));
-    const unresolved = call.args.map((arg) => findUnresolved(arg.value)).find((value) => value !== undefined);
-    if (unresolved !== undefined) throw new StarlarkError(path, unresolved.location, `Variable \`${unresolved.name}\` not found`);
+  const { calls, references, bindings, unsupported } = parseStarlarkProgram(path, source);
+  // Starlark resolves names before running anything: the first name that is
+  // neither a global nor defined by the file fails it up front.
+  for (const { name, location, callee } of references) {
+    if (BUILTINS.has(name) || STARLARK_GLOBALS.has(name) || bindings.has(name)) continue;
+    throw new StarlarkError(path, location, callee ? undefinedNameReason(name, false) : `Variable \`${name}\` not found`);
   }
   const pendingExamples: PendingExamples[] = [];
   let networkRules = 0;
   for (const call of calls.slice(0, unsupported?.afterCalls)) {
     const context: CallContext = { policy, fail: (reason) => { throw new StarlarkError(path, call.location, reason); } };
+    // A defined function other than ours (a Starlark global, or one the file defines) is outside our subset.
+    if (!BUILTINS.has(call.callee)) context.fail(undefinedNameReason(call.callee, true));
     if (call.callee === "prefix_rule") pendingExamples.push(evaluatePrefixRule(context, call));
     else if (call.callee === "host_executable") evaluateHostExecutable(context, call);
     else {
@@ -54,23 +56,6 @@ interface CallContext {
 
 const BUILTINS = new Set(["prefix_rule", "host_executable", "network_rule"]);
 
-type Unresolved = Extract<StarlarkValue, { kind: "unresolved" }>;
-
-/** The first f-string placeholder in a value, in source order. */
-function findUnresolved(value: StarlarkValue): Unresolved | undefined {
-  switch (value.kind) {
-    case "unresolved":
-      return value;
-    case "list":
-    case "tuple":
-      return value.items.map(findUnresolved).find((found) => found !== undefined);
-    case "dict":
-      return value.entries.flat().map(findUnresolved).find((found) => found !== undefined);
-    default:
-      return undefined;
-  }
-}
-
 /** Rust's `char::is_whitespace` (Unicode White_Space), which differs from JavaScript's `trim` on U+0085 and U+FEFF. */
 const RUST_WHITESPACE = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$/;
 
@@ -78,15 +63,18 @@ function isBlank(text: string): boolean {
   return RUST_WHITESPACE.test(text);
 }
 
-/** Standard Starlark functions: defined in the reference, but pointless and unsupported in our declarative subset. */
+/**
+ * The standard Starlark globals Codex defines (`print` is not one of them):
+ * valid names, but calls to them are outside our declarative subset.
+ */
 const STARLARK_GLOBALS = new Set([
-  "all", "any", "bool", "dict", "dir", "enumerate", "fail", "float", "getattr", "hasattr", "hash", "int", "len",
-  "list", "max", "min", "print", "range", "repr", "reversed", "sorted", "str", "tuple", "type", "zip",
+  "abs", "all", "any", "bool", "chr", "dict", "dir", "isinstance", "ord", "enumerate", "fail", "float", "getattr", "hasattr", "hash", "int", "len",
+  "list", "max", "min", "range", "repr", "reversed", "sorted", "str", "tuple", "type", "zip",
 ]);
 
-function undefinedNameReason(name: string): string {
+function undefinedNameReason(name: string, defined: boolean): string {
   const supported = "rules files can only call prefix_rule, host_executable and network_rule";
-  if (STARLARK_GLOBALS.has(name)) return `calling \`${name}\` is not supported: ${supported}`;
+  if (defined) return `calling \`${name}\` is not supported: ${supported}`;
   return `name \`${name}\` is not defined: ${supported}`;
 }
 

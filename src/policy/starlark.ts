@@ -79,11 +79,22 @@ export function starlarkTypeName(value: StarlarkValue): string {
 /** A parsed file: its top-level calls, and the first construct outside our subset, if any. */
 export interface StarlarkProgram {
   readonly calls: readonly CallStatement[];
+  /** Every name the file reads (top-level callees included), in source order, for Starlark's up-front name resolution. */
+  readonly references: readonly NameReference[];
+  /** Names the file itself defines (assignments, `def`, loop variables, parameters, `load`). */
+  readonly bindings: ReadonlySet<string>;
   /**
    * Reported when evaluation reaches it, after the first `afterCalls` calls
    * have run: Starlark would run those first, and their errors come first.
    */
   readonly unsupported: { readonly error: StarlarkError; readonly afterCalls: number } | undefined;
+}
+
+export interface NameReference {
+  readonly name: string;
+  readonly location: SourceLocation;
+  /** True for the callee of a top-level call statement. */
+  readonly callee: boolean;
 }
 
 /** Parses a whole file. Syntax errors anywhere abort before anything is evaluated, as in Starlark. */
@@ -527,6 +538,8 @@ class Parser {
   /** The first construct outside our subset, reported if the file has no syntax error. */
   private unsupported: StarlarkProgram["unsupported"];
   private readonly calls: CallStatement[] = [];
+  private readonly references: NameReference[] = [];
+  private readonly bindings = new Set<string>();
   /** Argument-order errors, which Starlark finds after parsing: any parse error wins over them. */
   private argumentError: StarlarkError | undefined;
 
@@ -541,7 +554,7 @@ class Parser {
       this.parseStatement(this.calls, true);
     }
     if (this.argumentError !== undefined) throw this.argumentError;
-    return { calls: this.calls, unsupported: this.unsupported };
+    return { calls: this.calls, references: this.references, bindings: this.bindings, unsupported: this.unsupported };
   }
 
   /** A compound statement, or simple statements separated by `;` up to the end of the line. */
@@ -564,6 +577,8 @@ class Parser {
     this.noteUnsupported(UNSUPPORTED_STATEMENT_KEYWORDS.get(keyword.text) ?? `\`${keyword.text}\` is not supported in rules files`, keyword.location);
     switch (keyword.text) {
       case "def": {
+        const name = this.peek();
+        if (name.kind === "name") this.bindings.add(name.text);
         this.expectKind("name", "expected a function name");
         this.expectPunct("(", "expected `(`");
         this.parseParameters(")");
@@ -616,7 +631,10 @@ class Parser {
           this.position += 1;
           this.noteUnsupported(UNSUPPORTED_STATEMENT_KEYWORDS.get("load") ?? "", token.location);
           this.expectPunct("(", "expected `(`");
-          this.parseCallArguments();
+          for (const [index, arg] of this.parseCallArguments().entries()) {
+            if (arg.name !== undefined) this.bindings.add(arg.name);
+            else if (index > 0 && arg.value.kind === "string") this.bindings.add(arg.value.value);
+          }
           return;
         case "lambda":
         case "not":
@@ -629,6 +647,7 @@ class Parser {
     // A top-level call of a name is the one statement our subset evaluates.
     const following = this.tokens[this.position + 1];
     if (token.kind === "name" && following?.kind === "punct" && following.text === "(") {
+      this.references.push({ name: token.text, location: token.location, callee: true });
       this.position += 2;
       const args = this.parseCallArguments();
       const after = this.peek();
@@ -654,6 +673,7 @@ class Parser {
       }
       return;
     }
+    const firstReference = this.references.length;
     const start = this.peek();
     if (start.kind === "name" && !["True", "False", "None"].includes(start.text)) {
       const after = this.tokens[this.position + 1];
@@ -664,19 +684,25 @@ class Parser {
       this.noteUnsupported(`only function calls such as prefix_rule(...) are allowed at top level (found ${describeToken(start)})`, start.location);
     }
     this.parseTestList();
-    this.parseAssignmentRest();
+    const read = this.parseAssignmentRest();
+    if (read !== undefined) {
+      this.bindReferencesFrom(firstReference);
+      this.references.push(...read);
+    }
   }
 
   /** `= value` (possibly chained) or an augmented assignment after an expression statement. */
-  private parseAssignmentRest(): void {
+  /** Returns the names the right-hand side reads (taken out of `references`), or undefined if this is no assignment. */
+  private parseAssignmentRest(): NameReference[] | undefined {
     const token = this.peek();
-    if (token.kind !== "punct") return;
-    if (token.text === "=" || AUGMENTED_ASSIGNMENTS.has(token.text)) {
-      this.position += 1;
-      this.noteUnsupported(`assignments are not supported in rules files (found \`${token.text}\`)`, token.location);
-      this.parseTestList();
-      if (token.text === "=") this.parseAssignmentRest();
-    }
+    if (token.kind !== "punct" || !(token.text === "=" || AUGMENTED_ASSIGNMENTS.has(token.text))) return undefined;
+    this.position += 1;
+    this.noteUnsupported(`assignments are not supported in rules files (found \`${token.text}\`)`, token.location);
+    const firstRead = this.references.length;
+    this.parseTestList();
+    const read = this.references.splice(firstRead);
+    if (token.text === "=") read.push(...(this.parseAssignmentRest() ?? []));
+    return read;
   }
 
   /** Comma-separated expressions, as on either side of an assignment (a trailing comma makes a tuple). */
@@ -689,10 +715,22 @@ class Parser {
   }
 
   private parseTargets(): void {
-    this.parseBinaryLevel(BINARY_LEVELS.length - 1 + 1);
+    const firstReference = this.references.length;
+    this.parseTargetList();
+    this.bindReferencesFrom(firstReference);
+  }
+
+  /** Names read since `firstReference` were assignment targets: they are defined, not read. */
+  private bindReferencesFrom(firstReference: number): void {
+    for (const reference of this.references.splice(firstReference)) this.bindings.add(reference.name);
+  }
+
+  /** Loop targets (`x`, `k, v`, `a[0]`): operands with their trailers, no operators, up to `in`. */
+  private parseTargetList(): void {
+    this.parseUnary();
     while (this.acceptPunct(",")) {
       if (this.peek().kind === "keyword") return;
-      this.parseBinaryLevel(BINARY_LEVELS.length);
+      this.parseUnary();
     }
   }
 
@@ -702,6 +740,8 @@ class Parser {
       if (this.acceptPunct("*") || this.acceptPunct("**")) {
         if (this.peek().kind === "name") this.position += 1;
       } else {
+        const name = this.peek();
+        if (name.kind === "name") this.bindings.add(name.text);
         this.expectKind("name", "expected a parameter name");
         if (closing === ")" && this.acceptPunct(":")) this.parseTest();
         if (this.acceptPunct("=")) this.parseTest();
@@ -875,6 +915,7 @@ class Parser {
       case "bytes":
         return { kind: "bytes" };
       case "unresolved":
+        this.references.push({ name: token.name, location: token.location, callee: false });
         return { kind: "unresolved", name: token.name, location: token.location };
       case "int":
         return { kind: "int", value: token.value };
@@ -883,6 +924,7 @@ class Parser {
       case "name":
         if (token.text === "True" || token.text === "False") return { kind: "bool", value: token.text === "True" };
         if (token.text === "None") return { kind: "none" };
+        this.references.push({ name: token.text, location: token.location, callee: false });
         if (this.isPunct(this.peek(), "(")) {
           this.noteUnsupported(`function calls are only allowed as top-level statements (found call to \`${token.text}\`)`, token.location);
         } else {

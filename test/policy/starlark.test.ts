@@ -194,11 +194,23 @@ describe("rejected syntax names what was found and where", () => {
       "test.rules:2:1: starlark error: name `web_rule` is not defined: rules files can only call prefix_rule, host_executable and network_rule",
     );
     expect(rulesError("foo()").reason).toStartWith("name `foo` is not defined");
-    expect(rulesError('print("x")').reason).toStartWith("calling `print` is not supported");
+    expect(rulesError('print("x")').reason).toStartWith("name `print` is not defined");
+    expect(rulesError('len("x")').reason).toStartWith("calling `len` is not supported");
   });
 
   test("syntax errors anywhere in the file win over evaluation errors", () => {
     expect(rulesError('prefix_rule(pattern=[], decision="ask")\nx = = 1').location).toEqual({ line: 2, col: 5 });
+  });
+
+  test("names are resolved before anything runs: an undefined one fails the file where it is read", () => {
+    expect(rulesError('host_executable(name="ls", paths=["/usr/bin/rg"])\nprefix_rule(pattern=GIT)').message).toBe(
+      "test.rules:2:21: starlark error: Variable `GIT` not found",
+    );
+    // A comment cannot hide a line break: `line` is a statement reading an undefined name.
+    expect(rulesError('prefix_rule(pattern=["a"], decision="ask")\n# x\nline\n').location).toEqual({ line: 3, col: 1 });
+    // A name the file defines is valid Starlark, outside our subset.
+    expect(rulesError('X = ["a"]\nprefix_rule(pattern=X)').reason).toContain("assignments and variables are not supported");
+    expect(rulesError("def f(a):\n    return [b for b in a]\nf(1)").reason).toContain("function definitions");
   });
 
   test("calls before an unsupported statement run first, as Starlark would run them", () => {
