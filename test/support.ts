@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, realpathSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
+import { ensurePatchedBash } from "../scripts/build-bash.ts";
 
 export const ROOT = resolve(import.meta.dir, "..");
 export const SERVER_BINARY = join(ROOT, "dist/codex-exec-mcp-server");
@@ -18,8 +19,10 @@ const REFERENCE_TRIPLE = process.arch === "arm64" ? "aarch64-unknown-linux-musl"
 const REFERENCE_VENDOR = join(ROOT, "node_modules/@openai/codex-shell-tool-mcp/vendor", REFERENCE_TRIPLE);
 export const REFERENCE_SERVER = join(REFERENCE_VENDOR, "codex-exec-mcp-server");
 export const REFERENCE_WRAPPER = join(REFERENCE_VENDOR, "codex-execve-wrapper");
-/** The patched Bash our binary embeds for this machine (Debian 12 here). */
+/** The reference's patched Bash for this machine (Debian 12 here), for wire-compatibility tests. */
 export const PATCHED_BASH = join(REFERENCE_VENDOR, "bash/debian-12/bash");
+/** Our own patched Bash, as the build embeds it (built and cached by scripts/build-bash.ts). */
+export const OUR_BASH = await ensurePatchedBash(process.arch === "arm64" ? "arm64" : "x64");
 
 if (!existsSync(SERVER_BINARY)) throw new Error(`${SERVER_BINARY} is missing: run \`npm test\` (it builds first)`);
 

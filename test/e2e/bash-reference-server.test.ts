@@ -6,9 +6,8 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect, isolatedEnv, REFERENCE_SERVER, ROOT, setSandbox, shell, tempDir, WRAPPER_BINARY } from "../support.ts";
+import { connect, isolatedEnv, OUR_BASH, REFERENCE_SERVER, ROOT, setSandbox, shell, tempDir, WRAPPER_BINARY } from "../support.ts";
 
-const OUR_BASH = join(ROOT, "dist/patched-bash/bash");
 const RULES = ['prefix_rule(pattern=["sh"], decision="allow")', 'prefix_rule(pattern=["touch"], decision="forbidden")', ""].join("\n");
 
 let client: Client;

@@ -50,8 +50,14 @@ function makeRepo(dir: string): string {
 }
 
 /** A server with `rules` (and `args`), a workspace-write sandbox on a fresh workspace, a repository and a canary outside it. */
-async function scene(rules: string, options: { args?: string[]; answer?: (message: string) => Promise<ElicitResult["action"]> } = {}): Promise<Scene> {
-  const env = isolatedEnv(GIT_IDENTITY);
+/** How the server confines calls: this machine's namespace sandbox, or the forced Landlock-only fallback. */
+type Confinement = "namespaces" | "landlock-only";
+
+async function scene(
+  rules: string,
+  options: { args?: string[]; answer?: (message: string) => Promise<ElicitResult["action"]>; confinement?: Confinement } = {},
+): Promise<Scene> {
+  const env = isolatedEnv({ ...GIT_IDENTITY, ...(options.confinement === "landlock-only" ? { CODEX_EXEC_DISABLE_NAMESPACES: "1" } : {}) });
   mkdirSync(join(env.CODEX_HOME!, "rules"));
   writeFileSync(join(env.CODEX_HOME!, "rules", "test.rules"), rules);
   const client = await connect({ env, args: options.args });
@@ -133,31 +139,34 @@ describe("class 1: an escalated program takes no orders from the sandbox's envir
   });
 });
 
-describe("class 2: an escalated program reads no configuration the sandbox could write", () => {
-  test("core.fsmonitor set by the sandbox in a .git under the writable root: git runs inside", async () => {
-    const { client, workspace, canary } = await scene(GIT_STATUS_ALLOWED);
+// With namespaces the sandbox cannot write an existing .git at all (it is
+// bound read-only) and git escalates; without them (Landlock alone) it can,
+// and git runs inside instead. Either way nothing runs outside.
+describe.each(["namespaces", "landlock-only"] as const)("class 2 (%s): an escalated program reads no configuration the sandbox could write", (confinement) => {
+  test("core.fsmonitor set by the sandbox in a .git under the writable root: never run outside", async () => {
+    const { client, workspace, canary } = await scene(GIT_STATUS_ALLOWED, { confinement });
     makeRepo(workspace);
-    const result = await shell(client, { command: `git config core.fsmonitor ${sq(`touch ${canary}; false`)} && git status`, workdir: workspace });
+    const result = await shell(client, { command: `git config core.fsmonitor ${sq(`touch ${canary}; false`)}; git status`, workdir: workspace });
     expect(result.output).toContain("On branch main");
     expect(existsSync(canary)).toBe(false);
   });
 
   test("a post-index-change hook the sandbox wrote: never run outside", async () => {
-    const { client, workspace, canary } = await scene(GIT_STATUS_ALLOWED);
+    const { client, workspace, canary } = await scene(GIT_STATUS_ALLOWED, { confinement });
     makeRepo(workspace);
     const command = [
       `printf '#!/bin/sh\\ntouch ${canary}\\n' > .git/hooks/post-index-change`,
       "chmod +x .git/hooks/post-index-change",
       "touch -d '2001-01-01' tracked",
       "git status",
-    ].join(" && ");
+    ].join("; ");
     const result = await shell(client, { command, workdir: workspace });
     expect(result.output).toContain("On branch main");
     expect(existsSync(canary)).toBe(false);
   });
 
   test("a nested sub/.git file whose gitdir: names a crafted directory: git runs inside", async () => {
-    const { client, workspace, repo, canary } = await scene(GIT_STATUS_ALLOWED);
+    const { client, workspace, repo, canary } = await scene(GIT_STATUS_ALLOWED, { confinement });
     git(workspace, "init", "-q", "--bare", "crafted");
     git(workspace, "--git-dir=crafted", "config", "core.fsmonitor", `touch ${canary}; false`);
     git(workspace, "--git-dir=crafted", "config", "core.bare", "false");
@@ -255,7 +264,8 @@ describe("legitimate escalations still work", () => {
 test("the canary premise: the sandbox really cannot write the canary's directory", async () => {
   const { client, workspace, canary } = await scene("");
   const result = await shell(client, { command: `touch ${canary}; echo status=$?`, workdir: workspace });
-  expect(result.output).toContain("Permission denied");
+  // Landlock's refusal, or the namespace sandbox's read-only bind under it.
+  expect(result.output).toMatch(/Permission denied|Read-only file system/);
   expect(existsSync(canary)).toBe(false);
 }, 30_000);
 

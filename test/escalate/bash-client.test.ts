@@ -6,9 +6,8 @@ import { describe, expect, test } from "bun:test";
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { closeFd, socketPair, SOCK_DGRAM } from "../../src/ffi/socket.ts";
-import { ROOT, tempDir, WRAPPER_BINARY } from "../support.ts";
+import { OUR_BASH, ROOT, tempDir, WRAPPER_BINARY } from "../support.ts";
 
-const OUR_BASH = join(ROOT, "dist/patched-bash/bash");
 const FIXTURES = join(import.meta.dir, "fixtures");
 const PYTHON = Bun.spawnSync(["python3", "-c", "import sys; print(sys.executable)"]).stdout.toString().trim();
 

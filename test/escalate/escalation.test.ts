@@ -8,7 +8,7 @@ import type { ExecRequest } from "../../src/escalate/protocol.ts";
 import type { ExecDecider, ExecDecision } from "../../src/escalate/server.ts";
 import { SocketHub } from "../../src/escalate/socket-hub.ts";
 import { runShellCall, type ExecResult } from "../../src/exec/run.ts";
-import { isolatedEnv, PATCHED_BASH, REFERENCE_WRAPPER, ROOT, SERVER_BINARY, tempDir, WRAPPER_BINARY } from "../support.ts";
+import { isolatedEnv, OUR_BASH, PATCHED_BASH, REFERENCE_WRAPPER, ROOT, SERVER_BINARY, tempDir, WRAPPER_BINARY } from "../support.ts";
 
 const hub = new SocketHub();
 const env = isolatedEnv();
@@ -27,7 +27,6 @@ function decider(rules: Record<string, ExecDecision>, seen: ExecRequest[] = []):
 }
 
 /** Our own Bash, which speaks the protocol itself (the wrapper is only its fallback). */
-const OUR_BASH = join(ROOT, "dist/patched-bash/bash");
 
 function run(
   command: string,

@@ -6,9 +6,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync,
 import { join, resolve } from "node:path";
 import { LAUNCHER_FAILURE_EXIT_CODE, NAMESPACE_PROBE_ARGS, NAMESPACE_STAGE_ARGV0, namespaceStageArgs } from "../../src/sandbox/launcher-args.ts";
 import { DISABLE_NAMESPACES_ENV_VAR, detectLinuxSandbox } from "../../src/sandbox/namespaces.ts";
+import { ensurePatchedBash } from "../../scripts/build-bash.ts";
 
-const STAGE = resolve(import.meta.dir, "../../dist/patched-bash/bash");
-if (!existsSync(STAGE)) throw new Error(`${STAGE} is missing: run scripts/build-bash.ts`);
+/** Our patched Bash, as the build embeds it: the stage is linked into it. */
+const STAGE = await ensurePatchedBash(process.arch === "arm64" ? "arm64" : "x64");
 
 const base = realpathSync(mkdtempSync(join(existsSync("/var/tmp") ? "/var/tmp" : "/tmp", "ns-stage-")));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
