@@ -174,8 +174,11 @@ rebind (const char *path, uint64_t set, uint64_t clear, int must_hold)
   close (target);
 }
 
+/* ROOT_WRITABLE: `/` itself is a writable root (a profile that grants the
+   whole file system but not the network), so it is not made read-only: a
+   bind over `/` would not move this process's root onto it. */
 static void
-enter_namespaces (int unshare_net)
+enter_namespaces (int unshare_net, int root_writable)
 {
   char map[64];
   uid_t uid = geteuid ();
@@ -197,6 +200,8 @@ enter_namespaces (int unshare_net)
   /* Nothing done here may reach the mounts outside. */
   if (mount (0, "/", 0, MS_REC | MS_PRIVATE, 0) < 0)
     stage_fail ("mount --make-rprivate", "/", errno);
+  if (root_writable)
+    return;
   struct codex_mount_attr attr = { CODEX_MOUNT_ATTR_RDONLY, 0, 0, 0 };
   if (syscall (SYS_mount_setattr, AT_FDCWD, "/", CODEX_AT_RECURSIVE, &attr, sizeof attr) < 0)
     stage_fail ("mount_setattr (read-only)", "/", errno);
@@ -279,7 +284,7 @@ run_init (char **program, int probe)
 static void __attribute__ ((noreturn))
 stage_main (int argc, char **argv)
 {
-  int unshare_net = 0, probe = 0, i;
+  int unshare_net = 0, probe = 0, root_writable = 0, i;
   for (i = 1; i < argc; i++)
     {
       if (strcmp (argv[i], "--report-fd") == 0 && i + 1 < argc)
@@ -288,6 +293,8 @@ stage_main (int argc, char **argv)
 	unshare_net = 1;
       else if (strcmp (argv[i], "--probe") == 0)
 	probe = 1;
+      else if (strcmp (argv[i], "--rw") == 0 && i + 1 < argc && strcmp (argv[i + 1], "/") == 0)
+	root_writable = 1;
       else if (strcmp (argv[i], "--") == 0)
 	break;
     }
@@ -297,9 +304,9 @@ stage_main (int argc, char **argv)
      exits), and so does everything below, through PID 1's own. */
   if (prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
     stage_fail ("prctl(PR_SET_PDEATHSIG)", 0, errno);
-  enter_namespaces (unshare_net);
+  enter_namespaces (unshare_net, root_writable);
   for (int j = 1; j < i; j++)
-    if (strcmp (argv[j], "--rw") == 0 && j + 1 < i)
+    if (strcmp (argv[j], "--rw") == 0 && j + 1 < i && !root_writable)
       rebind (argv[++j], CODEX_MOUNT_ATTR_NODEV | CODEX_MOUNT_ATTR_NOSUID, CODEX_MOUNT_ATTR_RDONLY, 0);
   for (int j = 1; j < i; j++)
     if (strcmp (argv[j], "--ro") == 0 && j + 1 < i)

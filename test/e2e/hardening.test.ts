@@ -98,6 +98,15 @@ function memoryMb(pid: number, field: "VmRSS" | "VmHWM"): number {
   return Number(match![1]) / 1024;
 }
 
+/** A process seen a moment ago may have exited (or exec'd) since. */
+function killIfAlive(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // Gone already.
+  }
+}
+
 /** Pids of live processes whose command line contains `marker` (zombies have none). */
 function processesWith(marker: string): number[] {
   const found: number[] = [];
@@ -381,7 +390,7 @@ describe("5. concurrency", () => {
     expect((await waiting).output).toStartWith("git version");
     // The hung call is still there, untouched; its own timeout has not come.
     expect(processesWith(tag).length).toBeGreaterThan(0);
-    for (const pid of processesWith(tag)) process.kill(pid, "SIGKILL");
+    for (const pid of processesWith(tag)) killIfAlive(pid);
     expect((await hung).isError).toBe(false);
   });
 

@@ -83,25 +83,29 @@ function state(permissionProfile: unknown): Record<string, unknown> {
 const both = (permissionProfile: unknown) => ({ [META_KEY]: state(permissionProfile), [OLD_META_KEY]: state(permissionProfile) });
 
 let client: Client;
+/** The same server, forced onto the Landlock-only fallback, where read-only holes cannot be made. */
+let fallback: Client;
 beforeAll(async () => {
   client = await connect({ env: isolatedEnv({ TMPDIR: tmpdir }) });
+  fallback = await connect({ env: isolatedEnv({ TMPDIR: tmpdir, CODEX_EXEC_DISABLE_NAMESPACES: "1" }) });
 });
 afterAll(async () => {
   await client.close();
+  await fallback.close();
   listener.stop(true);
   rmSync(base, { recursive: true, force: true });
 });
 
-async function call(command: string, meta: Record<string, unknown> | undefined) {
-  return client.callTool({ name: "shell", arguments: { command, workdir: workspace, login: false }, ...(meta === undefined ? {} : { _meta: meta }) });
+async function call(command: string, meta: Record<string, unknown> | undefined, server = client) {
+  return server.callTool({ name: "shell", arguments: { command, workdir: workspace, login: false }, ...(meta === undefined ? {} : { _meta: meta }) });
 }
 
 function textOf(result: Awaited<ReturnType<Client["callTool"]>>): string {
   return (result.content as { type: string; text: string }[])[0]?.text ?? "";
 }
 
-async function run(command: string, meta: Record<string, unknown> | undefined): Promise<ExecResultJson> {
-  const result = await call(command, meta);
+async function run(command: string, meta: Record<string, unknown> | undefined, server = client): Promise<ExecResultJson> {
+  const result = await call(command, meta, server);
   if (result.isError === true) throw new Error(`tool error: ${textOf(result)}`);
   return JSON.parse(textOf(result)) as ExecResultJson;
 }
@@ -109,17 +113,27 @@ async function run(command: string, meta: Record<string, unknown> | undefined): 
 const touch = (path: string) => `touch ${sq(path)} 2>/dev/null; echo "touch=$?"`;
 
 describe("permissionProfile through the server", () => {
-  test("workspace-write: the workspace and $TMPDIR are writable, elsewhere not, no network; the unenforced .git is said once", async () => {
+  test("workspace-write: the workspace and $TMPDIR are writable, elsewhere and the read-only .git not, no network", async () => {
     const inside = fresh(workspace);
     const inTmpdir = fresh(tmpdir);
     const elsewhere = fresh(outside);
+    const inGit = fresh(join(workspace, ".git"));
     const before = accepted;
-    const result = await run(`${touch(inside)}; ${touch(inTmpdir)}; ${touch(elsewhere)}; ${TCP}`, both(workspaceWrite()));
+    const result = await run(`${touch(inside)}; ${touch(inTmpdir)}; ${touch(elsewhere)}; ${touch(inGit)}; ${TCP}`, both(workspaceWrite()));
     expect(existsSync(inside)).toBe(true);
     expect(existsSync(inTmpdir)).toBe(true);
     expect(existsSync(elsewhere)).toBe(false);
+    expect(existsSync(inGit)).toBe(false);
     expect(accepted).toBe(before);
     expect(result.output).toContain("tcp=failed");
+    expect(result.output).not.toContain("not enforced");
+  });
+
+  test("workspace-write without the namespace sandbox: the unenforced .git is said once", async () => {
+    const inGit = fresh(join(workspace, ".git"));
+    const result = await run(touch(inGit), both(workspaceWrite()), fallback);
+    // Landlock cannot keep it read-only, and the result says so.
+    expect(existsSync(inGit)).toBe(true);
     const notices = result.output.split("\n").filter((line) => line.includes("not enforced"));
     // .git exists, .agents/.codex/.aws do not and are `skip`: only .git is listed.
     expect(notices).toEqual([`codex-exec-mcp: warning: not enforced, these paths stay writable: ${workspace}/.git`]);
