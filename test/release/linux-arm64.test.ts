@@ -7,6 +7,8 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensurePatchedBash } from "../../scripts/build-bash.ts";
+import { ESCALATE_SOCKET_ENV } from "../../src/escalate/protocol.ts";
+import { closeFd, SOCK_SEQPACKET, socketPair } from "../../src/ffi/socket.ts";
 import { ROOT, SERVER_BINARY, tempDir } from "../support.ts";
 
 const QEMU = "qemu-aarch64-static";
@@ -19,13 +21,18 @@ const SLOW_MS = 600_000;
 
 if (Bun.which(QEMU) === null) throw new Error(`${QEMU} is missing: apt-get install qemu-user-static (see README, "Set up")`);
 
-function run(argv: string[], env: Record<string, string> = {}): { status: number; stdout: string; stderr: string } {
-  const result = Bun.spawnSync(argv, { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
-  return { status: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+/** Extra descriptors for the child, by number (3 and up). */
+type ExtraFds = Record<number, number>;
+
+function run(argv: string[], env: Record<string, string> = {}, fds: ExtraFds = {}): { status: number; stdout: string; stderr: string } {
+  const highest = Math.max(2, ...Object.keys(fds).map(Number));
+  const extra = Array.from({ length: highest - 2 }, (_, i) => fds[i + 3] ?? ("ignore" as const));
+  const result = Bun.spawnSync(argv, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe", ...extra] });
+  return { status: result.exitCode, stdout: result.stdout?.toString() ?? "", stderr: result.stderr?.toString() ?? "" };
 }
 
-function emulate(argv: string[], env: Record<string, string> = {}) {
-  return run([QEMU, "-L", AARCH64_SYSROOT, ...argv], env);
+function emulate(argv: string[], env: Record<string, string> = {}, fds: ExtraFds = {}) {
+  return run([QEMU, "-L", AARCH64_SYSROOT, ...argv], env, fds);
 }
 
 let arm64Bash: string;
@@ -44,14 +51,23 @@ describe("our Bash for aarch64", () => {
     expect(emulate([arm64Bash, "-c", "echo ok"]).stdout).toBe("ok\n");
   });
 
-  test("routes every exec through the wrapper, with the file and the whole argv", () => {
+  test("with an escalation socket it cannot use, routes every exec through the wrapper, with the file and the whole argv", () => {
     const dir = tempDir();
     const log = join(dir, "calls");
     const wrapper = join(dir, "wrapper");
     // A host script: the emulated Bash's execve runs it natively.
     writeFileSync(wrapper, `#!/bin/sh\nprintf '%s|' "$@" >> ${log}\necho >> ${log}\n`);
     chmodSync(wrapper, 0o755);
-    const result = emulate([arm64Bash, "-c", "/bin/true one 'two words' ''; /bin/false x"], { EXEC_WRAPPER: wrapper });
+    // The server's end is closed: our Bash cannot ask itself, so it hands
+    // each exec to the wrapper (never runs it unasked).
+    const [serverEnd, clientEnd] = socketPair(SOCK_SEQPACKET);
+    closeFd(serverEnd);
+    let result: ReturnType<typeof emulate>;
+    try {
+      result = emulate([arm64Bash, "-c", "/bin/true one 'two words' ''; /bin/false x"], { EXEC_WRAPPER: wrapper, [ESCALATE_SOCKET_ENV]: "10" }, { 10: clientEnd });
+    } finally {
+      closeFd(clientEnd);
+    }
     expect(result.status).toBe(0);
     expect(readFileSync(log, "utf8")).toBe("/bin/true|/bin/true|one|two words||\n/bin/false|/bin/false|x|\n");
   });
