@@ -787,16 +787,7 @@ class Parser {
       return PLACEHOLDER;
     }
     const value = this.parseBinaryLevel(0);
-    const after = this.peek();
-    if (after.kind === "keyword" && after.text === "if") {
-      this.position += 1;
-      this.noteUnsupported("conditional expressions are not supported in rules files (found `if`)", after.location);
-      this.parseBinaryLevel(0);
-      this.expectKeyword("else");
-      this.parseTest();
-      return PLACEHOLDER;
-    }
-    return value;
+    return this.skipConditional() ? PLACEHOLDER : value;
   }
 
   private parseBinaryLevel(level: number): StarlarkValue {
@@ -810,33 +801,38 @@ class Parser {
         return PLACEHOLDER;
       }
     }
-    let value = this.parseBinaryLevel(level + 1);
+    const value = this.parseBinaryLevel(level + 1);
+    return this.skipOperatorsAt(level) ? PLACEHOLDER : value;
+  }
+
+  /** Notes and skips `<operator> <operand>` pairs of `level`; true when there was one. */
+  private skipOperatorsAt(level: number): boolean {
+    let found = false;
     for (let operator = this.binaryOperatorAt(level); operator !== undefined; operator = this.binaryOperatorAt(level)) {
       this.noteUnsupported(`operators and arithmetic are not supported in rules files (found \`${operator.text}\`)`, operator.location);
       this.position += operator.width;
       this.parseBinaryLevel(level + 1);
-      value = PLACEHOLDER;
+      found = true;
     }
-    return value;
+    return found;
+  }
+
+  /** Notes and skips a trailing `if <test> else <test>`; true when there was one. */
+  private skipConditional(): boolean {
+    const after = this.peek();
+    if (after.kind !== "keyword" || after.text !== "if") return false;
+    this.position += 1;
+    this.noteUnsupported("conditional expressions are not supported in rules files (found `if`)", after.location);
+    this.parseBinaryLevel(0);
+    this.expectKeyword("else");
+    this.parseTest();
+    return true;
   }
 
   /** Continues an expression whose first operand has been parsed, at any level. */
   private parseBinaryRest(level: number): void {
-    for (let current = BINARY_LEVELS.length - 1; current >= level; current -= 1) {
-      for (let operator = this.binaryOperatorAt(current); operator !== undefined; operator = this.binaryOperatorAt(current)) {
-        this.noteUnsupported(`operators and arithmetic are not supported in rules files (found \`${operator.text}\`)`, operator.location);
-        this.position += operator.width;
-        this.parseBinaryLevel(current + 1);
-      }
-    }
-    const after = this.peek();
-    if (after.kind === "keyword" && after.text === "if") {
-      this.position += 1;
-      this.noteUnsupported("conditional expressions are not supported in rules files (found `if`)", after.location);
-      this.parseBinaryLevel(0);
-      this.expectKeyword("else");
-      this.parseTest();
-    }
+    for (let current = BINARY_LEVELS.length - 1; current >= level; current -= 1) this.skipOperatorsAt(current);
+    this.skipConditional();
   }
 
   private binaryOperatorAt(level: number): { text: string; location: SourceLocation; width: number } | undefined {

@@ -10,7 +10,7 @@ import type { Subprocess } from "bun";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect, isolatedEnv, SERVER_BINARY, shell, tempDir, restartIfLost } from "../support.ts";
+import { connect, isolatedEnv, processesWith, restartIfLost, SERVER_BINARY, shell, tempDir } from "../support.ts";
 
 if (process.platform !== "linux") throw new Error("these tests read /proc");
 
@@ -105,20 +105,6 @@ function killIfAlive(pid: number): void {
   } catch {
     // Gone already.
   }
-}
-
-/** Pids of live processes whose command line contains `marker` (zombies have none). */
-function processesWith(marker: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(marker)) found.push(Number(entry));
-    } catch {
-      // Exited while we looked.
-    }
-  }
-  return found;
 }
 
 /** Command lines of `tag`'s processes still alive after up to `timeoutMs`: none, we expect. */

@@ -8,7 +8,7 @@ import type { Subprocess } from "bun";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect, isolatedEnv, SERVER_BINARY, setSandbox, shell } from "../support.ts";
+import { connect, isolatedEnv, processesWith, SERVER_BINARY, setSandbox, shell } from "../support.ts";
 
 const PYTHON = "/usr/bin/python3";
 const DISABLE_NAMESPACES = "CODEX_EXEC_DISABLE_NAMESPACES";
@@ -29,20 +29,6 @@ function sq(value: string): string {
 
 function workspaceWrite(writableRoots: string[] = []): Record<string, unknown> {
   return { type: "workspace-write", writable_roots: writableRoots, network_access: false, exclude_tmpdir_env_var: true, exclude_slash_tmp: false };
-}
-
-/** Pids of live processes whose command line contains `marker`. */
-function processesWith(marker: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(marker)) found.push(Number(entry));
-    } catch {
-      // Exited while we looked.
-    }
-  }
-  return found;
 }
 
 function commandLine(pid: number): string {
