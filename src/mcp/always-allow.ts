@@ -4,7 +4,7 @@
 import { realpathSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { lockExclusive } from "../ffi/flock.ts";
-import type { AlwaysAllowStore } from "../policy/decide.ts";
+import type { AlwaysAllowStore } from "./escalation-policy.ts";
 import { appendAllowPrefixRule, type Policy, readAlwaysAllowPrefixes, resolveCodexHome } from "../policy/index.ts";
 
 export const ALWAYS_ALLOW_RULES_FILE = "default.rules";

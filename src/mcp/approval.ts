@@ -3,7 +3,7 @@
 // answers ends after a time limit.
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { ElicitResultSchema } from "@modelcontextprotocol/sdk/types.js";
-import type { ApprovalAnswer } from "../policy/decide.ts";
+import type { ApprovalAnswer } from "./escalation-policy.ts";
 
 export const DEFAULT_APPROVAL_TIMEOUT_MS = 5 * 60 * 1000;
 

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { SocketHub } from "../escalate/socket-hub.ts";
 import type { Deadline } from "../exec/deadline.ts";
 import { DEFAULT_TIMEOUT_MS, runShellCall } from "../exec/run.ts";
-import { createExecDecider } from "../policy/decide.ts";
+import { createExecDecider } from "./escalation-policy.ts";
 import type { Policy } from "../policy/index.ts";
 import { callSandbox, planSandboxedCommand, type LinuxSandboxMode } from "../sandbox/launch.ts";
 import { LaunchRefusedError } from "../sandbox/launcher-args.ts";

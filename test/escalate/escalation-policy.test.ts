@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { holdProgram, type ResolvedProgram } from "../../src/escalate/program.ts";
 import type { ExecRequest } from "../../src/escalate/protocol.ts";
 import { closeFd } from "../../src/ffi/socket.ts";
-import { createExecDecider, programRefusal, type ApprovalAnswer } from "../../src/policy/decide.ts";
+import { createExecDecider, programRefusal, type ApprovalAnswer } from "../../src/mcp/escalation-policy.ts";
 import { escalationEnvironment } from "../../src/policy/escalation-env.ts";
 import { loadPolicyFromFiles } from "../../src/policy/loader.ts";
 import { preconditionRefusal } from "../../src/policy/preconditions.ts";

@@ -1,5 +1,6 @@
-// The server's decision for one intercepted exec: rules and heuristics
-// (evaluate.ts), a human's answer when they say `prompt`, and escalation
+// The MCP escalation policy, the server's decision for one intercepted exec:
+// rules and heuristics (policy/), a human's answer when they say `prompt`
+// (an elicitation, approval.ts), and escalation
 // safety: a program the sandboxed side could have written, swapped or
 // configured never runs outside the sandbox, and one that does runs with
 // the argv[0] the rules matched and a trusted environment.
@@ -7,13 +8,13 @@ import { realpathSync } from "node:fs";
 import type { ExecRequest } from "../escalate/protocol.ts";
 import type { ResolvedProgram } from "../escalate/program.ts";
 import type { ExecDecider, ExecDecision } from "../escalate/server.ts";
-import { alwaysAllowCovers, alwaysAllowOffer } from "./amend.ts";
-import { escalationEnvironment } from "./escalation-env.ts";
-import { evaluateExecPolicy } from "./evaluate.ts";
-import { basename, type Policy } from "./policy.ts";
-import { preconditionRefusal } from "./preconditions.ts";
-import { type SandboxWrites, writableBecause } from "./sandbox-writes.ts";
-import { shlexTryJoin } from "./shlex.ts";
+import { alwaysAllowCovers, alwaysAllowOffer } from "../policy/amend.ts";
+import { escalationEnvironment } from "../policy/escalation-env.ts";
+import { evaluateExecPolicy } from "../policy/evaluate.ts";
+import { basename, type Policy } from "../policy/policy.ts";
+import { preconditionRefusal } from "../policy/preconditions.ts";
+import { type SandboxWrites, writableBecause } from "../policy/sandbox-writes.ts";
+import { shlexTryJoin } from "../policy/shlex.ts";
 
 
 export const FORBIDDEN_REASON = "Execution forbidden by policy";
