@@ -24,7 +24,8 @@ import { join, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dir, "..");
 const OURS = join(ROOT, "dist", "codex-exec-mcp-server");
-const CORPUS = join(ROOT, "test", "policy", "fixtures", "differential-corpus.jsonl");
+/** The corpus test/policy/differential-corpus.test.ts replays. */
+export const CORPUS = join(ROOT, "test", "policy", "fixtures", "differential-corpus.jsonl");
 
 interface Options {
   cases: number;
@@ -451,7 +452,8 @@ function reasonOf(stderr: string): string | undefined {
     .trim();
 }
 
-function normalizeStdout(stdout: string): string {
+/** Stdout JSON compared as values (compact and pretty print alike). */
+export function normalizeStdout(stdout: string): string {
   try {
     return JSON.stringify(JSON.parse(stdout));
   } catch {

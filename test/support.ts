@@ -125,3 +125,13 @@ export function processesWith(marker: string): number[] {
   }
   return found;
 }
+
+/** Polls `condition` until it holds or `timeoutMs` passes; whether it held. */
+export async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) return false;
+    await Bun.sleep(20);
+  }
+  return true;
+}

@@ -10,7 +10,7 @@ import type { Subprocess } from "bun";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect, isolatedEnv, processesWith, restartIfLost, SERVER_BINARY, shell, tempDir } from "../support.ts";
+import { connect, isolatedEnv, processesWith, restartIfLost, SERVER_BINARY, shell, tempDir, waitUntil } from "../support.ts";
 
 if (process.platform !== "linux") throw new Error("these tests read /proc");
 
@@ -117,15 +117,6 @@ async function survivors(tag: string, timeoutMs: number): Promise<string[]> {
       return `${pid}: (exited)`;
     }
   });
-}
-
-async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) return false;
-    await Bun.sleep(20);
-  }
-  return true;
 }
 
 /** The server closes a call's descriptors through its socket worker, a moment after the result. */

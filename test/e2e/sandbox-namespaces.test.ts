@@ -8,7 +8,7 @@ import type { Subprocess } from "bun";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect, isolatedEnv, processesWith, SERVER_BINARY, setSandbox, shell } from "../support.ts";
+import { connect, isolatedEnv, processesWith, SERVER_BINARY, setSandbox, shell, waitUntil } from "../support.ts";
 
 const PYTHON = "/usr/bin/python3";
 const DISABLE_NAMESPACES = "CODEX_EXEC_DISABLE_NAMESPACES";
@@ -37,15 +37,6 @@ function commandLine(pid: number): string {
   } catch {
     return ""; // Exited meanwhile.
   }
-}
-
-async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) return false;
-    await Bun.sleep(20);
-  }
-  return true;
 }
 
 let markerCount = 0;

@@ -7,36 +7,14 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { type CorpusEntry, CORPUS, normalizeStdout, type Outcome } from "../../scripts/differential.ts";
 import { runCheck } from "../../src/cli/check.ts";
 import { SERVER_BINARY, tempDir } from "../support.ts";
 
-interface Outcome {
-  status: number;
-  stdout: string;
-  location: string | null;
-}
-
-interface CorpusEntry {
-  id: number;
-  rules: string;
-  args: string[];
-  expected: Outcome;
-  codex?: Outcome;
-  difference?: string;
-}
-
-const corpus: CorpusEntry[] = readFileSync(join(import.meta.dir, "fixtures", "differential-corpus.jsonl"), "utf8")
+const corpus: CorpusEntry[] = readFileSync(CORPUS, "utf8")
   .split("\n")
   .filter((line) => line !== "")
   .map((line) => JSON.parse(line) as CorpusEntry);
-
-function normalizeStdout(stdout: string): string {
-  try {
-    return JSON.stringify(JSON.parse(stdout));
-  } catch {
-    return stdout;
-  }
-}
 
 /** Our messages start with `path:line:col:`; the path is p.rules in every case. */
 function locationOf(stderr: string): string | null {
