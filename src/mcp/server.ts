@@ -8,7 +8,7 @@ import { z } from "zod";
 import { SocketHub } from "../escalate/socket-hub.ts";
 import type { Deadline } from "../exec/deadline.ts";
 import { DEFAULT_TIMEOUT_MS, runShellCall } from "../exec/run.ts";
-import { createExecDecider } from "./escalation-policy.ts";
+import { createExecDecider, createExecMediator, type DecisionContext } from "./escalation-policy.ts";
 import type { Policy } from "../policy/index.ts";
 import { callSandbox, planSandboxedCommand, type LinuxSandboxMode } from "../sandbox/launch.ts";
 import { LaunchRefusedError } from "../sandbox/launcher-args.ts";
@@ -34,6 +34,8 @@ export interface ExecServerConfig {
   allowUnsandboxed: boolean;
   /** How Linux calls are confined here (namespaces.ts decides it at start). */
   linuxSandbox: LinuxSandboxMode;
+  /** Every exec of a confined Linux call is judged, not only Bash's (exec-mediation-support.ts decides it at start). */
+  mediateExecs: boolean;
   outputLimit?: number;
   /** Request variables passed to escalated programs as they are, by the user's choice (`--escalation-env`). */
   escalationEnv?: readonly string[];
@@ -133,7 +135,7 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
     let deadline: Deadline | undefined;
     // Computed once: the launcher confines exactly what the escalation check assumes.
     const confinement = callSandbox(sandbox, config.env);
-    const decide = createExecDecider({
+    const decisions: DecisionContext = {
       policy: config.policy,
       preserveProgramPaths: config.preserveProgramPaths,
       sandboxWritableRoots: confinement.writableRoots,
@@ -150,7 +152,7 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
         }
       },
       log: config.log,
-    });
+    };
     const progress = startProgress(request.params._meta?.progressToken, extra.sendNotification);
     try {
       const result = await runShellCall({
@@ -161,7 +163,8 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
         bashPath: config.bashPath,
         wrapperPath: config.wrapperPath,
         env: config.env,
-        decide,
+        decide: createExecDecider(decisions),
+        mediate: createExecMediator(decisions),
         onDeadline: (started) => {
           deadline = started;
         },
@@ -176,6 +179,7 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
             linuxMode: config.linuxSandbox,
             allowUnsandboxed: config.allowUnsandboxed,
             childFds,
+            mediateExecs: config.mediateExecs,
           }),
         signal: abort.signal,
         onOutput: progress?.onOutput,

@@ -30,8 +30,9 @@ import {
 import { SIGKILL, setNoNewPrivs, setParentDeathSignal } from "../ffi/prctl.ts";
 import { execve, exitNow, resetSignals } from "../ffi/process.ts";
 import { installNetworkSeccompFilter } from "../ffi/seccomp.ts";
-import { setCloexec } from "../ffi/socket.ts";
-import { LAUNCHER_FAILURE_EXIT_CODE, type LauncherContract, NETWORK_DISABLED_ENV_VAR, parseLauncherArgs } from "./launcher-args.ts";
+import { installExecNotifyFilter } from "../ffi/seccomp-notify.ts";
+import { closeFd, sendWithFds, setCloexec } from "../ffi/socket.ts";
+import { EXEC_LISTENER_MESSAGE, LAUNCHER_FAILURE_EXIT_CODE, type LauncherContract, NETWORK_DISABLED_ENV_VAR, parseLauncherArgs } from "./launcher-args.ts";
 
 /**
  * Test seam, not a feature: when set to `1`, the launcher behaves as if the
@@ -93,6 +94,22 @@ function confine(options: LauncherContract, simulateNoLandlock: boolean): void {
   }
   if (abi !== undefined) applyLandlock(abi, options.writableRoots, options.allowNetwork);
   if (!options.allowNetwork) installNetworkSeccompFilter();
+  if (options.execListenerFd !== null) handOverExecListener(options.execListenerFd);
+}
+
+/**
+ * Puts every exec from here on under the server's judgement (see
+ * launcher-args.ts): the filter's listener goes to the server, and neither it
+ * nor the socket it went over stays open in this process.
+ */
+function handOverExecListener(socket: number): void {
+  const listener = installExecNotifyFilter();
+  try {
+    sendWithFds(socket, new TextEncoder().encode(EXEC_LISTENER_MESSAGE), [listener]);
+  } finally {
+    closeFd(listener);
+    closeFd(socket);
+  }
 }
 
 function resolveProgram(program: string, path: string | undefined): string {
