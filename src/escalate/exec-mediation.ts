@@ -50,6 +50,8 @@ function sameArgv(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((arg, i) => arg === b[i]);
 }
 
+const MAX_REMEMBERED_REFUSALS = 1024;
+
 export interface CallExecMediationOptions {
   mediate: ExecMediator;
   decided: DecidedExecs;
@@ -64,6 +66,12 @@ export class CallExecMediation {
   private readonly watchId: number;
   private launched = false;
   private closed = false;
+  /**
+   * Refusals by the mediator in this call, by real file, argv and directory:
+   * execvp tries each PATH entry after an EACCES, and /bin/touch after
+   * /usr/bin/touch is the same question, which a human already answered.
+   */
+  private readonly refused = new Map<string, string>();
 
   /** Takes `listener` (the hub owns it from now on, and closes it with the call). */
   constructor(
@@ -110,13 +118,20 @@ export class CallExecMediation {
       return this.refuse(exec, `the first exec was not the sandbox's launch of ${launch.file}`);
     }
     if (this.options.decided.take(notified.pid, exec.file, exec.argv)) return "continue";
+    const key = JSON.stringify([exec.real, exec.argv, exec.workdir]);
+    const earlier = this.refused.get(key);
+    if (earlier !== undefined) return this.refuse(exec, earlier);
     let verdict: MediationVerdict;
     try {
       verdict = await this.options.mediate(exec);
     } catch (error) {
       verdict = { kind: "refuse", reason: `policy evaluation failed: ${(error as Error).message}` };
     }
-    return verdict.kind === "continue" ? "continue" : this.refuse(exec, verdict.reason);
+    if (verdict.kind === "continue") return "continue";
+    // Bounded: a call that execs endless distinct commands must not fill the server.
+    if (this.refused.size >= MAX_REMEMBERED_REFUSALS) this.refused.delete(this.refused.keys().next().value ?? "");
+    this.refused.set(key, verdict.reason);
+    return this.refuse(exec, verdict.reason);
   }
 
   private refuse(exec: MediatedExec | null, reason: string): NotificationVerdict {
