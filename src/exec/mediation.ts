@@ -6,7 +6,7 @@ import { CallExecMediation, DecidedExecs, type ExecMediator, type MediatedExec }
 import type { SocketHub } from "../escalate/socket-hub.ts";
 import { closeFd, socketPair, SOCK_SEQPACKET } from "../ffi/socket.ts";
 import { renderCommand } from "../policy/shlex.ts";
-import { EXEC_LISTENER_MESSAGE } from "../sandbox/launcher-args.ts";
+import { EXEC_LISTENER_MESSAGE, EXEC_MEDIATION_UNAVAILABLE } from "../sandbox/launcher-args.ts";
 
 /** How the server names itself in lines it adds to a call's output. */
 const OUTPUT_PREFIX = "codex-exec-mcp";
@@ -17,6 +17,8 @@ export interface CallMediationOptions {
   launch: { file: string; argv: readonly string[] };
   /** A line for the call's output (no newline). */
   tell: (line: string) => void;
+  /** The launcher could not mediate this call's execs (`why`); Bash's own still are. */
+  unavailable: (why: string) => void;
   log: (message: string) => void;
 }
 
@@ -39,8 +41,13 @@ export class CallMediation {
     this.handOverId = hub.watch(serverEnd, "session", (report) => {
       hub.close(this.handOverId);
       if (report.kind !== "data") return;
+      const text = new TextDecoder().decode(report.bytes);
+      if (text.startsWith(EXEC_MEDIATION_UNAVAILABLE) && report.fds.length === 0) {
+        options.unavailable(text.slice(EXEC_MEDIATION_UNAVAILABLE.length));
+        return;
+      }
       const [listener, ...extra] = report.fds;
-      const expected = new TextDecoder().decode(report.bytes) === EXEC_LISTENER_MESSAGE && extra.length === 0 && !report.truncated;
+      const expected = text === EXEC_LISTENER_MESSAGE && extra.length === 0 && !report.truncated;
       if (listener === undefined || !expected || this.closed) {
         report.fds.forEach(closeFd);
         if (!this.closed) options.log(`exec mediation: the launcher sent ${report.fds.length} descriptor(s) with an unexpected message`);

@@ -96,6 +96,8 @@ export interface ShellCall {
   decide: ExecDecider;
   /** Judges execs by any program of the call, where the launcher mediates them (plan.execListenerFd). */
   mediate: ExecMediator;
+  /** The launcher could not mediate this call's execs (a runtime's own listener): `why`. */
+  onMediationUnavailable?: (why: string) => void;
   /** Our binary, started as `codex-escalate-exec` for escalations (default: this process's executable). */
   execLauncher?: string;
   hub: SocketHub;
@@ -306,6 +308,7 @@ export async function runShellCall(call: ShellCall): Promise<ExecResult> {
           mediate: call.mediate,
           launch: { file: bashArgv[0] ?? "", argv: bashArgv },
           tell: (line) => output.append(new TextEncoder().encode(`${line}\n`)),
+          unavailable: call.onMediationUnavailable ?? log,
           log,
         });
   const escalation = new CallEscalation(call.hub, call.decide, {

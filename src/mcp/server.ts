@@ -11,6 +11,7 @@ import { DEFAULT_TIMEOUT_MS, runShellCall } from "../exec/run.ts";
 import { createExecDecider, createExecMediator, type DecisionContext } from "./escalation-policy.ts";
 import type { Policy } from "../policy/index.ts";
 import { callSandbox, planSandboxedCommand, type LinuxSandboxMode } from "../sandbox/launch.ts";
+import { noExecMediationWarning } from "../sandbox/exec-mediation-support.ts";
 import { LaunchRefusedError } from "../sandbox/launcher-args.ts";
 import { parseAnySandboxState, readOnlyPathsNotice } from "../sandbox/permission-profile.ts";
 import { defaultSandboxState, SandboxStateError, type SandboxState } from "../sandbox/policy.ts";
@@ -40,6 +41,8 @@ export interface ExecServerConfig {
   /** Request variables passed to escalated programs as they are, by the user's choice (`--escalation-env`). */
   escalationEnv?: readonly string[];
   log: (message: string) => void;
+  /** For what the user must know about (said once). */
+  warn: (message: string) => void;
 }
 
 export const SANDBOX_STATE_METHOD = "codex/sandbox-state/update";
@@ -88,6 +91,12 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
   const hub = new SocketHub();
   const alwaysAllow = new AlwaysAllow(alwaysAllowRulesPath(config.env), config.policy, config.log);
   const running = new Set<AbortController>();
+  let mediationUnavailableSaid = false;
+  const mediationUnavailable = (why: string) => {
+    if (mediationUnavailableSaid) return;
+    mediationUnavailableSaid = true;
+    config.warn(noExecMediationWarning(why));
+  };
   // The last state sent with codex/sandbox-state/update, kept as sent: a
   // profile's `skip` entries are resolved when each call starts.
   let updatedState: unknown = null;
@@ -165,6 +174,7 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
         env: config.env,
         decide: createExecDecider(decisions),
         mediate: createExecMediator(decisions),
+        onMediationUnavailable: mediationUnavailable,
         onDeadline: (started) => {
           deadline = started;
         },

@@ -14,6 +14,11 @@ export type ExecMediationSupport = { available: true } | { available: false; rea
 /** What is lost without it (said once at start and by `doctor`). */
 export const LOST_WITHOUT_EXEC_MEDIATION = "rules only bind the programs Bash starts itself, not those started by env, xargs, find -exec, make, scripts...";
 
+/** The warning, said once, when calls run without exec mediation. */
+export function noExecMediationWarning(reason: string): string {
+  return `no exec mediation (${reason}): ${LOST_WITHOUT_EXEC_MEDIATION}`;
+}
+
 export function detectExecMediation(env: Readonly<Record<string, string | undefined>>, platform: NodeJS.Platform = process.platform): ExecMediationSupport {
   if (platform !== "linux") return { available: false, reason: "not Linux" };
   if (env[DISABLE_EXEC_MEDIATION_ENV_VAR] === "1") return { available: false, reason: `${DISABLE_EXEC_MEDIATION_ENV_VAR}=1` };

@@ -29,7 +29,11 @@
 //   program and its descendants waits for the server's verdict), sends the
 //   filter's listener descriptor on it in one EXEC_LISTENER_MESSAGE with
 //   SCM_RIGHTS, and closes it: the program never holds either. The first exec
-//   the server is asked about is then the launcher's own, of <program>;
+//   the server is asked about is then the launcher's own, of <program>. Where
+//   another listener already watches this process (a container runtime that
+//   mediates syscalls itself: EBUSY), it sends EXEC_MEDIATION_UNAVAILABLE
+//   followed by the reason instead, without a descriptor, and the program
+//   runs with Bash's own interception only;
 // - <program>: a path, or a name looked up on the PATH of the environment.
 // The `--` may be left out: options end at the first argument that is not one
 // (`bun script.ts -- ...` swallows the first `--`, so the fixture needs this).
@@ -53,6 +57,8 @@ const EXEC_LISTENER_FD_FLAG = "--exec-listener-fd";
 
 /** The bytes that carry the listener descriptor (--exec-listener-fd). */
 export const EXEC_LISTENER_MESSAGE = "exec-listener";
+/** The start of the message that says there is no listener, and why (--exec-listener-fd). */
+export const EXEC_MEDIATION_UNAVAILABLE = "exec-mediation-unavailable: ";
 
 /** What the Landlock + seccomp launcher enforces before it executes the program. */
 export interface LauncherContract {

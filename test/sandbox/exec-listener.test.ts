@@ -17,11 +17,13 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** Long enough for a loaded machine; a wait that ends sooner means the test failed. */
 const WAIT_MS = 30_000;
 
-function started(script: string) {
+/** `passed`: one more descriptor the program inherits, at 4. */
+function started(script: string, passed: number | null = null) {
   const [testEnd, launcherEnd] = socketPair(SOCK_SEQPACKET);
-  const child = Bun.spawn([process.execPath, FIXTURE, "--writable-root", dir, "--exec-listener-fd", "3", "--", "/bin/bash", "-c", script], {
+  const keep = passed === null ? [] : ["--keep-fd", "4"];
+  const child = Bun.spawn([process.execPath, FIXTURE, "--writable-root", dir, ...keep, "--exec-listener-fd", "3", "--", "/bin/bash", "-c", script], {
     cwd: dir,
-    stdio: ["ignore", "pipe", "pipe", launcherEnd],
+    stdio: ["ignore", "pipe", "pipe", launcherEnd, ...(passed === null ? [] : [passed])],
   });
   closeFd(launcherEnd);
   expect(pollReadable([testEnd], WAIT_MS)).not.toEqual([]);
@@ -106,5 +108,26 @@ describe("exec mediation filter", () => {
     expect(exitCode).toBe(LAUNCHER_FAILURE_EXIT_CODE);
     expect(stderr).toContain("codex-linux-sandbox:");
     expect(existsSync(canary)).toBe(false);
+  });
+
+  test("under a listener that already mediates (a runtime's own), a nested launcher says so, runs the program, and the outer listener still sees its execs", async () => {
+    const [testEnd, innerEnd] = socketPair(SOCK_SEQPACKET);
+    const { listener, output } = started(`exec ${process.execPath} ${FIXTURE} --exec-listener-fd 4 -- /bin/echo inner`, innerEnd);
+    closeFd(innerEnd);
+    answer(listener, nextExec(listener), "continue");
+    const inner = nextExec(listener);
+    expect(inner.argv.slice(1, 3)).toEqual([FIXTURE, "--exec-listener-fd"]);
+    answer(listener, inner, "continue");
+    expect(pollReadable([testEnd], WAIT_MS)).not.toEqual([]);
+    const said = receiveWithFds(testEnd, 512, 4, true);
+    closeFd(testEnd);
+    expect(said?.fds).toEqual([]);
+    expect(new TextDecoder().decode(said?.data)).toMatch(/^exec-mediation-unavailable: seccomp\(SECCOMP_SET_MODE_FILTER, NEW_LISTENER\) failed: EBUSY/);
+    const echo = nextExec(listener);
+    expect(echo.argv).toEqual(["/bin/echo", "inner"]);
+    answer(listener, echo, "continue");
+    const [stdout, , exitCode] = await output;
+    closeFd(listener);
+    expect({ stdout, exitCode }).toEqual({ stdout: "inner\n", exitCode: 0 });
   });
 });
