@@ -81,6 +81,15 @@ function question(cwd: string): string {
   return `Allow agent to run \`${TOUCH} f\` in \`${cwd}\`?`;
 }
 
+/** A process seen a moment ago may have exited since. */
+function killIfAlive(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // Gone already.
+  }
+}
+
 /** A server with `rules`, whose questions are recorded and answered by `answer`. */
 class RulesServer {
   readonly asked: string[] = [];
@@ -220,7 +229,7 @@ describe.each([
       // Every chance to appear late.
       expect(await waitUntil(() => existsSync(canary), 2_000)).toBe(false);
     } finally {
-      for (const pid of processesWith(canary)) process.kill(pid, "SIGKILL");
+      processesWith(canary).forEach(killIfAlive);
       await server.client.close();
     }
   });
