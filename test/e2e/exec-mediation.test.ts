@@ -176,15 +176,15 @@ describe.each([
       expect(result.exit_code).toBe(0);
     });
 
-    test.each(ROUTES)("$name: declined → refused with the user's reason", async (route) => {
+    test.each(ROUTES)("$name: declined → refused with the user's reason, asked once", async (route) => {
       server().answer = () => ({ action: "decline" });
       const dir = project(route.files);
       const result = await server().run(route.command, dir);
       expect(existsSync(join(dir, "f"))).toBe(false);
       expect(result.output).toMatch(route.error);
       expect(refusals(result.output)).toEqual([refused("User declined execution")]);
-      expect(server().asked.length).toBeGreaterThan(0);
-      expect(new Set(server().asked)).toEqual(new Set([question(dir)]));
+      // Once, though execvp and dash try touch again in each later $PATH entry.
+      expect(server().asked).toEqual([question(dir)]);
     });
 
     test("`touch f` typed directly is asked about once (by Bash's protocol), not again by the exec mediation", async () => {
