@@ -47,6 +47,12 @@ const ROUTES: Route[] = [
     command: `${PYTHON} -c 'import os; os.execv("${TOUCH}", ["touch", "f"])'`,
     error: /PermissionError: \[Errno 13\] Permission denied/,
   },
+  {
+    // fexecve: glibc makes it an execveat of the descriptor (AT_EMPTY_PATH).
+    name: "python3 os.execve(fd) (execveat)",
+    command: `${PYTHON} -c 'import os; os.execve(os.open("${TOUCH}", os.O_RDONLY), ["touch", "f"], os.environ)'`,
+    error: /PermissionError: \[Errno 13\] Permission denied/,
+  },
   { name: "#!/bin/sh script", files: { script: "#!/bin/sh\ntouch f\n" }, command: "./script", error: /\.\/script: 2: touch: Permission denied/ },
   { name: "perl exec", command: `perl -we 'exec "touch", "f"'`, error: /Can't exec "touch": Permission denied/ },
   { name: "make recipe", files: { Makefile: "f:\n\ttouch f\n" }, command: "make", error: /make: touch: Permission denied/ },
