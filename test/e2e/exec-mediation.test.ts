@@ -168,6 +168,16 @@ describe.each([
       expect(refusals(result.output)).toEqual([refused("Execution forbidden by policy")]);
       expect(server().asked).toEqual([]);
     });
+
+    test("read-only too: touch is refused before it starts, not left to fail on the sandbox's file system", async () => {
+      const dir = project();
+      await setSandbox(server().client, { type: "read-only" }, dir);
+      const result = await shell(server().client, { command: "env touch f", workdir: dir });
+      expect(result.output).toMatch(/env: .touch.: Permission denied/);
+      // What touch itself says when it runs and the sandbox stops its write.
+      expect(result.output).not.toContain("cannot touch");
+      expect(refusals(result.output)).toEqual([refused("Execution forbidden by policy")]);
+    });
   });
 
   describe("a prompt rule asks once about every program that starts touch", () => {
