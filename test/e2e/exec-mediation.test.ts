@@ -1,10 +1,10 @@
 // Exec mediation (issue 14), end to end: every execve of every process in a
 // sandboxed call is checked against the rules, not only our Bash's. Each route
-// by which a program starts another one (env, xargs, find -exec, dash, Python,
-// a script, Perl, make, npm, git) meets a `touch` rule through the compiled
-// server and the MCP SDK client. The verdict is judged from outside: the
-// project is writable by the sandbox, so only the rule can keep `f` from
-// appearing there.
+// by which a program starts another one (env, xargs, find -exec, dash, Python
+// by execve and execveat, a script, Perl, make, npm, git) meets a `touch` rule
+// through the compiled server and the MCP SDK client. The verdict is judged
+// from outside: the project is writable by the sandbox, so only the rule can
+// keep `f` from appearing there.
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { ElicitRequestSchema, type ElicitResult } from "@modelcontextprotocol/sdk/types.js";
