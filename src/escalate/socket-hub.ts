@@ -3,7 +3,7 @@
 // an id; reports for that id reach the listener until it is closed.
 import { closeFd, writeAll } from "../ffi/socket.ts";
 import { makePipe } from "../ffi/poll.ts";
-import { encodeCommand, WorkerCommand, type WatchKind, type WorkerReport } from "./socket-worker-protocol.ts";
+import { encodeCommand, WorkerCommand, type WatchKind, type WorkerReport, type WorkerSetup } from "./socket-worker-protocol.ts";
 
 export type ReportListener = (report: WorkerReport) => void;
 
@@ -14,11 +14,18 @@ const WATCH_COMMANDS: Record<WatchKind, WorkerCommand> = {
   "exec-listener": WorkerCommand.WatchExecListener,
 };
 
+export interface SocketHubOptions {
+  /** See WorkerSetup.restrictedPrograms; default null (every exec reaches its listener). */
+  restrictedPrograms?: string[] | null;
+}
+
 export class SocketHub {
   private worker: Worker | null = null;
   private commandFd = -1;
   private nextId = 1;
   private readonly listeners = new Map<number, { fd: number; listener: ReportListener }>();
+
+  constructor(private readonly options: SocketHubOptions = {}) {}
 
   /** Starts watching `fd`; from now on the hub owns it. Returns the watch id. */
   watch(fd: number, kind: WatchKind, listener: ReportListener): number {
@@ -66,7 +73,8 @@ export class SocketHub {
       // Descriptors that arrived for a watch that is gone have no other owner.
       else if (event.data.kind === "data") event.data.fds.forEach(closeFd);
     };
-    worker.postMessage({ commandFd: readEnd });
+    const setup: WorkerSetup = { commandFd: readEnd, restrictedPrograms: this.options.restrictedPrograms ?? null };
+    worker.postMessage(setup);
     // An idle worker blocked in poll must not keep the server alive.
     worker.unref();
     this.worker = worker;

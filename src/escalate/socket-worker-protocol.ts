@@ -70,4 +70,11 @@ export type WatchKind = "handshakes" | "session" | "readable" | "exec-listener";
 
 export interface WorkerSetup {
   commandFd: number;
+  /**
+   * Policy.restrictedPrograms(): an exec of any other program (that the
+   * heuristics do not look at either) is allowed whatever its arguments, so
+   * the worker lets it continue itself, without a round trip to the main
+   * thread. Null: every exec is reported.
+   */
+  restrictedPrograms: string[] | null;
 }

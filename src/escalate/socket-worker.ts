@@ -4,8 +4,9 @@
 // the server's event loop. See socket-worker-protocol.ts.
 import { POLLERR, POLLHUP, POLLIN, POLLNVAL, pollReadable } from "../ffi/poll.ts";
 import { seccompArch } from "../ffi/seccomp.ts";
-import { receiveNotification } from "../ffi/seccomp-notify.ts";
+import { answerNotification, receiveNotification } from "../ffi/seccomp-notify.ts";
 import { closeFd, MAX_FDS_PER_MESSAGE, readSome, receiveWithFds } from "../ffi/socket.ts";
+import { allowedWhateverTheArguments } from "../policy/evaluate.ts";
 import { readNotifiedExec } from "./exec-target.ts";
 import { COMMAND_RECORD_BYTES, decodeCommands, WorkerCommand, type WatchKind, type WorkerReport, type WorkerSetup } from "./socket-worker-protocol.ts";
 
@@ -27,9 +28,12 @@ interface Watch {
   kind: WatchKind;
   /** False while a report is in flight (flow control). */
   armed: boolean;
+  /** An exec listener's first exec (the launcher's) was reported: the main thread checks it. */
+  launchReported: boolean;
 }
 
 function serve(setup: WorkerSetup): void {
+  const restricted = setup.restrictedPrograms === null ? null : new Set(setup.restrictedPrograms);
   const watches = new Map<number, Watch>();
   let commandBytes = new Uint8Array(0);
 
@@ -49,7 +53,7 @@ function serve(setup: WorkerSetup): void {
       const watch = watches.get(fd);
       const kind = WATCH_KINDS.get(command);
       if (kind !== undefined) {
-        watches.set(fd, { id, kind, armed: true });
+        watches.set(fd, { id, kind, armed: true, launchReported: false });
       } else if (watch !== undefined && watch.id === id) {
         if (command === WorkerCommand.Resume) watch.armed = true;
         if (command === WorkerCommand.Close) {
@@ -104,9 +108,17 @@ function serve(setup: WorkerSetup): void {
       }
       const notification = receiveNotification(fd);
       const exec = notification === null ? null : readNotifiedExec(fd, notification, seccompArch());
+      watch.armed = true;
       // Its process died meanwhile: nothing to answer.
-      if (exec === null) watch.armed = true;
-      else report({ kind: "exec", id: watch.id, exec });
+      if (exec === null) return;
+      // Most execs: no rule could say anything but allow, so no need to ask the main thread.
+      if (watch.launchReported && restricted !== null && "file" in exec && allowedWhateverTheArguments(exec.file, restricted)) {
+        answerNotification(fd, exec.notificationId, "continue");
+        return;
+      }
+      watch.launchReported = true;
+      watch.armed = false;
+      report({ kind: "exec", id: watch.id, exec });
     } catch (error) {
       report({ kind: "failed", id: watch.id, error: (error as Error).message });
     }

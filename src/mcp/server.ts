@@ -88,7 +88,9 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
       instructions: SERVER_INSTRUCTIONS,
     },
   );
-  const hub = new SocketHub();
+  // Rules are loaded once, and "always allow" only adds allow rules: which
+  // programs an exec can be refused or asked about for is known from here on.
+  const hub = new SocketHub({ restrictedPrograms: config.policy.restrictedPrograms() });
   const alwaysAllow = new AlwaysAllow(alwaysAllowRulesPath(config.env), config.policy, config.log);
   const running = new Set<AbortController>();
   let mediationUnavailableSaid = false;

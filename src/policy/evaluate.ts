@@ -3,7 +3,7 @@
  * with this project's `host_executable` restriction (section 11.1).
  */
 
-import { commandMightBeDangerous } from "./heuristics.ts";
+import { commandMightBeDangerous, heuristicsMayFlag } from "./heuristics.ts";
 import { basename, type Decision, type Evaluation, type Fallback, type Policy, PolicyError } from "./policy.ts";
 
 export interface ExecPolicyRequest {
@@ -54,4 +54,18 @@ export function evaluateExecPolicy(policy: Policy, request: ExecPolicyRequest): 
     (match) => match.kind === "prefixRuleMatch" && match.decision === evaluation.decision,
   );
   return { decision: evaluation.decision, requireEscalated, evaluation };
+}
+
+/**
+ * True when evaluateExecPolicy allows every exec of `file`, whatever its
+ * argv: no `prompt` or `forbidden` rule names it (by name or by path, with or
+ * without host_executable), and the heuristics never look at it. Decided on
+ * the name alone, so that an exec can be let through without its arguments
+ * reaching the rules. `restricted`: Policy.restrictedPrograms(). Allow rules
+ * added later (always allow) cannot change a verdict of allow.
+ */
+export function allowedWhateverTheArguments(file: string, restricted: ReadonlySet<string>): boolean {
+  const name = basename(file);
+  if (name === "" || name === "..") return false;
+  return !restricted.has(name) && !restricted.has(file) && !heuristicsMayFlag(name) && !heuristicsMayFlag(file);
 }

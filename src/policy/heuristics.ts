@@ -194,6 +194,15 @@ export function commandMightBeDangerous(command: readonly string[]): boolean {
 
 const DANGEROUS_GIT_SUBCOMMANDS: ReadonlySet<string> = new Set(["reset", "rm", "branch", "push", "clean"]);
 
+/**
+ * False when commandMightBeDangerous is false for every command starting with
+ * `program`, whatever its arguments: the programs isDangerousDirect looks at,
+ * and the shells whose scripts it reads.
+ */
+export function heuristicsMayFlag(program: string): boolean {
+  return program.endsWith("git") || program === "rm" || program === "sudo" || WRAPPER_SHELLS.has(program) || WRAPPER_SHELLS.has(fileStem(program));
+}
+
 function isDangerousDirect(command: readonly string[]): boolean {
   const program = command[0];
   if (program === undefined) return false;

@@ -2,7 +2,7 @@
 
 export { allowPrefixRuleLine, alwaysAllowCovers, alwaysAllowOffer, appendAllowPrefixRule, type ExclusiveLock, readAlwaysAllowPrefixes } from "./amend.ts";
 export { type CheckOutputOptions, renderCheckOutput } from "./check-output.ts";
-export { type ExecPolicyOutcome, type ExecPolicyRequest, evaluateExecPolicy } from "./evaluate.ts";
+export { allowedWhateverTheArguments, type ExecPolicyOutcome, type ExecPolicyRequest, evaluateExecPolicy } from "./evaluate.ts";
 export { commandMightBeDangerous, isKnownSafeCommand } from "./heuristics.ts";
 export {
   defaultRulesFiles,

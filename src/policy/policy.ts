@@ -135,6 +135,11 @@ export class Policy {
     return count;
   }
 
+  /** Every program (first pattern word: a name or a path) that some `prompt` or `forbidden` rule names. */
+  restrictedPrograms(): string[] {
+    return [...this.rulesByProgram].filter(([, rules]) => rules.some((rule) => rule.decision !== "allow")).map(([program]) => program);
+  }
+
   rulesFor(program: string): readonly PrefixRule[] {
     return this.rulesByProgram.get(program) ?? [];
   }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { evaluateExecPolicy } from "../../src/policy/evaluate.ts";
-import { Policy, PolicyError } from "../../src/policy/policy.ts";
+import { allowedWhateverTheArguments, evaluateExecPolicy } from "../../src/policy/evaluate.ts";
+import { basename, Policy, PolicyError } from "../../src/policy/policy.ts";
 import { policyFrom } from "./helpers.ts";
 
 type Outcome = { decision: "allow" | "prompt" | "forbidden"; requireEscalated: boolean };
@@ -96,5 +96,48 @@ describe("exec-server with host_executable (policy.md 11.1)", () => {
     expect(evaluation.matchedRules).toEqual([
       { kind: "prefixRuleMatch", matchedPrefix: ["git"], decision: "allow", justification: undefined, resolvedProgram: "/usr/bin/git" },
     ]);
+  });
+});
+
+describe("allowedWhateverTheArguments: an exec let through on its name alone is one the rules allow", () => {
+  const policy = policyFrom(
+    [
+      'prefix_rule(pattern=["touch"], decision="forbidden")',
+      'prefix_rule(pattern=[["curl", "wget"], "-O"], decision="prompt")',
+      'prefix_rule(pattern=["/opt/bin/deploy"], decision="prompt")',
+      'prefix_rule(pattern=["ls"], decision="allow")',
+      'prefix_rule(pattern=["python3", "-c"], decision="forbidden")',
+      'host_executable(name="python3", paths=["/usr/bin/python3"])',
+    ].join("\n"),
+  );
+  const restricted = new Set(policy.restrictedPrograms());
+  const files = [
+    "/usr/bin/touch", "/tmp/x/touch", "/usr/bin/curl", "/usr/bin/wget", "/opt/bin/deploy", "/usr/local/bin/deploy", "/bin/ls",
+    "/usr/bin/python3", "/tmp/python3", "/bin/rm", "/usr/bin/git", "/tmp/legit", "/usr/bin/sudo", "/bin/bash", "/bin/sh", "/usr/bin/zsh",
+    "/tmp/bash.exe", "/usr/bin/true", "/usr/bin/env", "/usr/bin/xargs", "/", "/tmp/..",
+  ];
+  const argLists = [[], ["-O", "x"], ["-rf", "/"], ["-f", "x"], ["-c", "print(1)"], ["reset", "--hard"], ["push", "--force"], ["-c", "rm -rf /"], ["-lc", "git reset"], ["rm", "-rf", "x"], ["x"]];
+
+  test.each([false, true])("preserveProgramPaths=%p: every (file, argv) it lets through evaluates to allow", (preserveProgramPaths) => {
+    let letThrough = 0;
+    for (const file of files) {
+      if (!allowedWhateverTheArguments(file, restricted)) continue;
+      letThrough++;
+      for (const args of argLists) {
+        const argv = [basename(file), ...args];
+        expect({ file, argv, decision: evaluateExecPolicy(policy, { file, argv, preserveProgramPaths }).decision }).toEqual({ file, argv, decision: "allow" });
+      }
+    }
+    expect(letThrough).toBeGreaterThan(3);
+  });
+
+  test("programs a prompt or forbidden rule names, or the heuristics look at, always reach the rules", () => {
+    expect(policy.restrictedPrograms().sort()).toEqual(["/opt/bin/deploy", "curl", "python3", "touch", "wget"]);
+    for (const file of ["/usr/bin/touch", "/usr/bin/wget", "/opt/bin/deploy", "/tmp/python3", "/bin/rm", "/tmp/legit", "/usr/bin/sudo", "/bin/sh", "/tmp/bash.exe", "/"]) {
+      expect({ file, letThrough: allowedWhateverTheArguments(file, restricted) }).toEqual({ file, letThrough: false });
+    }
+    for (const file of ["/bin/ls", "/usr/bin/true", "/usr/local/bin/deploy", "/usr/bin/env"]) {
+      expect({ file, letThrough: allowedWhateverTheArguments(file, restricted) }).toEqual({ file, letThrough: true });
+    }
   });
 });
