@@ -45,6 +45,8 @@ export interface ServerOptions {
   elicitation?: boolean;
   /** Sees every JSON-RPC message from the server as it arrived, before the SDK parses it. */
   onServerMessage?: (message: JSONRPCMessage) => void;
+  /** Sees the server's stderr (its logs) as it arrives. */
+  onStderr?: (text: string) => void;
 }
 
 /** Baseline environment for servers under test: no user rules, a private cache. */
@@ -68,6 +70,8 @@ export async function connect(options: ServerOptions = {}): Promise<Client> {
     { name: "codex-exec-tests", version: "1.0.0" },
     { capabilities: options.elicitation === false ? {} : { elicitation: {} } },
   );
+  const { onStderr } = options;
+  if (onStderr !== undefined) transport.stderr?.on("data", (chunk: Buffer) => onStderr(chunk.toString()));
   await client.connect(transport);
   const { onServerMessage } = options;
   const deliver = transport.onmessage;

@@ -9,6 +9,7 @@ import { ESCALATE_SOCKET_CHILD_FD } from "../exec/run.ts";
 import { landlockAbiVersion } from "../ffi/landlock.ts";
 import { closeFd, socketPair, SOCK_SEQPACKET } from "../ffi/socket.ts";
 import { LINUX_SANDBOX_ARGV0 } from "../sandbox/launcher-args.ts";
+import { detectExecMediation, LOST_WITHOUT_EXEC_MEDIATION } from "../sandbox/exec-mediation-support.ts";
 import { detectLinuxSandbox, LOST_WITHOUT_NAMESPACES } from "../sandbox/namespaces.ts";
 import { describeRulesSource, rulesSources } from "./rules-sources.ts";
 import { resolveWrapperPath, WRAPPER_NAME } from "./wrapper-path.ts";
@@ -86,6 +87,15 @@ export function checkNamespaces(bashPath: string, env: NodeJS.ProcessEnv): Findi
   };
 }
 
+/** Exec mediation, as the server would decide it at start; its absence is a warning. */
+export function checkExecMediation(env: NodeJS.ProcessEnv): Finding {
+  const support = detectExecMediation(env);
+  if (support.available) {
+    return { item: "exec-mediation", verdict: "ok", detail: "every execve/execveat of a confined call is judged by the rules (seccomp user notification)" };
+  }
+  return { item: "exec-mediation", verdict: "warn", detail: `unavailable (${support.reason}): ${LOST_WITHOUT_EXEC_MEDIATION}` };
+}
+
 export function runDoctor(args: { bash?: string; execve?: string; allowUnsandboxed: boolean }, env: NodeJS.ProcessEnv): Finding[] {
   const findings: Finding[] = [];
   const cache = cacheRoot(env);
@@ -113,6 +123,7 @@ export function runDoctor(args: { bash?: string; execve?: string; allowUnsandbox
     const sandboxVerdict: Verdict = args.allowUnsandboxed ? "warn" : "FAIL";
     findings.push(attempt("landlock", () => `ABI ${landlockAbiVersion()}`, sandboxVerdict));
     findings.push(attempt("sandbox launch", () => checkLinuxSandbox(cache), sandboxVerdict));
+    findings.push(checkExecMediation(env));
   } else if (process.platform === "darwin") {
     findings.push(attempt("seatbelt", () => (accessSync("/usr/bin/sandbox-exec", constants.X_OK), "/usr/bin/sandbox-exec present")));
   }

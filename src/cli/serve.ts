@@ -8,6 +8,7 @@ import { serveStdio } from "../mcp/server.ts";
 import { isVariableName } from "../policy/escalation-env.ts";
 import { loadDefaultPolicy, RulesLoadError, type Policy } from "../policy/index.ts";
 import type { LinuxSandboxMode } from "../sandbox/launch.ts";
+import { detectExecMediation, noExecMediationWarning } from "../sandbox/exec-mediation-support.ts";
 import { detectLinuxSandbox, LOST_WITHOUT_NAMESPACES } from "../sandbox/namespaces.ts";
 import { configureLogging, LOG_LEVEL_ARG } from "./logging.ts";
 import { describeRulesSource, rulesSources } from "./rules-sources.ts";
@@ -73,6 +74,8 @@ export const serveCommand = defineCommand({
     const wrapperPath = resolveWrapperPath(args.execve, process.env);
     consola.debug(`bash: ${bashPath}; wrapper: ${wrapperPath}`);
     const linuxSandbox = linuxSandboxMode(bashPath);
+    const mediation = detectExecMediation(process.env);
+    if (!mediation.available && process.platform === "linux") consola.warn(noExecMediationWarning(mediation.reason));
     await serveStdio({
       bashPath,
       wrapperPath,
@@ -85,7 +88,9 @@ export const serveCommand = defineCommand({
       allowUnsandboxed: args["allow-unsandboxed"] === true,
       escalationEnv,
       linuxSandbox,
+      mediateExecs: mediation.available,
       log: (message) => consola.info(message),
+      warn: (message) => consola.warn(message),
     });
     // Idle workers and timers must not keep a server without a client alive.
     process.exit(0);

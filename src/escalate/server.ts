@@ -5,7 +5,8 @@
 // waits on a read (the socket worker does the waiting).
 import { isAbsolute, resolve } from "node:path";
 import { POLLHUP, pollReadable } from "../ffi/poll.ts";
-import { closeFd, MAX_FDS_PER_MESSAGE, sendNonBlocking, socketPair, SOCK_SEQPACKET } from "../ffi/socket.ts";
+import { closeFd, MAX_FDS_PER_MESSAGE, peerProcessId, sendNonBlocking, socketPair, SOCK_SEQPACKET } from "../ffi/socket.ts";
+import type { DecidedExecs } from "./exec-mediation.ts";
 import {
   encodeFrame,
   FrameReader,
@@ -51,6 +52,12 @@ export interface CallEscalationOptions {
   onLargeRequest?: () => void;
   /** Our own binary, started as `codex-escalate-exec` for each escalation (default: this process's executable). */
   execLauncher?: string;
+  /**
+   * Where execs decided `run` are noted, by the process that asked, when the
+   * call's execs are mediated: its execve then continues without a second
+   * judgement (exec-mediation.ts).
+   */
+  decided?: DecidedExecs;
   log?: (message: string) => void;
 }
 
@@ -83,12 +90,23 @@ interface Session {
   held: HeldProgram | null;
   /** What the decider chose to escalate. */
   escalation: Extract<ExecDecision, { kind: "escalate" }> | null;
+  /** The process that made the session's socket pair (the one about to exec), when noted; else 0. */
+  peerPid: number;
 }
 
 function responseFor(decision: ExecDecision): EscalateResponse {
   if (decision.kind === "run") return { action: "Run" };
   if (decision.kind === "escalate") return { action: "Escalate" };
   return { action: { Deny: { reason: decision.reason } } };
+}
+
+function peerPidOf(socket: number): number {
+  try {
+    return peerProcessId(socket);
+  } catch {
+    // Not a socket pair we can ask: its exec is judged again, which is safe.
+    return 0;
+  }
 }
 
 export class CallEscalation {
@@ -101,6 +119,7 @@ export class CallEscalation {
   private readonly log: (message: string) => void;
   private readonly onLargeRequest: () => void;
   private readonly execLauncher: string;
+  private readonly decided: DecidedExecs | null;
   private closed = false;
   private heldBytes = 0;
 
@@ -113,6 +132,7 @@ export class CallEscalation {
     this.execLauncher = options.execLauncher ?? process.execPath;
     this.log = options.log ?? (() => {});
     this.onLargeRequest = options.onLargeRequest ?? (() => {});
+    this.decided = options.decided ?? null;
     // Seqpacket, not datagram: messages stay whole, and a connected socket
     // ignores a destination address, so the sandbox cannot use the one socket
     // it inherits to send to anyone but us.
@@ -159,6 +179,7 @@ export class CallEscalation {
       fds: [],
       held: null,
       escalation: null,
+      peerPid: this.decided === null ? 0 : peerPidOf(fd),
     };
     session.id = this.hub.watch(fd, "session", (sessionReport) => this.onSessionReport(session, sessionReport));
     this.sessions.set(session.id, session);
@@ -250,6 +271,7 @@ export class CallEscalation {
     }
     if (decision.kind !== "escalate") this.releaseProgram(session);
     session.request = request;
+    if (decision.kind === "run" && session.peerPid > 0) this.decided?.record(session.peerPid, request.file, request.argv);
     session.escalation = decision.kind === "escalate" ? decision : null;
     session.state = decision.kind === "escalate" ? "awaiting-fds" : "done";
     if (!this.reply(session, responseFor(decision)) || session.state === "done") this.endSession(session);

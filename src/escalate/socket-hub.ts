@@ -11,6 +11,7 @@ const WATCH_COMMANDS: Record<WatchKind, WorkerCommand> = {
   handshakes: WorkerCommand.WatchHandshakes,
   session: WorkerCommand.WatchSession,
   readable: WorkerCommand.WatchReadable,
+  "exec-listener": WorkerCommand.WatchExecListener,
 };
 
 export class SocketHub {

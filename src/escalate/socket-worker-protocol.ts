@@ -8,6 +8,8 @@
 // Ids (never reused) tie every report to one watch, so a report about a closed
 // descriptor whose number the kernel has since handed out again is ignored.
 
+import type { NotifiedExec } from "./exec-target.ts";
+
 export const WorkerCommand = {
   /** Watch a datagram socket for handshakes. */
   WatchHandshakes: 1,
@@ -22,6 +24,11 @@ export const WorkerCommand = {
    * that it is ready: the main thread reads it itself, into a buffer it reuses.
    */
   WatchReadable: 5,
+  /**
+   * Watch a seccomp listener (exec mediation): read each notification and
+   * what its process asks to run, and report that (exec-target.ts).
+   */
+  WatchExecListener: 6,
 } as const;
 export type WorkerCommand = (typeof WorkerCommand)[keyof typeof WorkerCommand];
 
@@ -55,10 +62,11 @@ export function decodeCommands(bytes: Uint8Array): DecodedCommand[] {
 export type WorkerReport =
   | { kind: "data"; id: number; bytes: Uint8Array; fds: number[]; truncated: boolean }
   | { kind: "ready"; id: number }
+  | { kind: "exec"; id: number; exec: NotifiedExec }
   | { kind: "closed"; id: number }
   | { kind: "failed"; id: number; error: string };
 
-export type WatchKind = "handshakes" | "session" | "readable";
+export type WatchKind = "handshakes" | "session" | "readable" | "exec-listener";
 
 export interface WorkerSetup {
   commandFd: number;

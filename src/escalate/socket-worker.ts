@@ -3,7 +3,10 @@
 // did), so that nothing a sandboxed process sends (or fails to send) can block
 // the server's event loop. See socket-worker-protocol.ts.
 import { POLLERR, POLLHUP, POLLIN, POLLNVAL, pollReadable } from "../ffi/poll.ts";
+import { seccompArch } from "../ffi/seccomp.ts";
+import { receiveNotification } from "../ffi/seccomp-notify.ts";
 import { closeFd, MAX_FDS_PER_MESSAGE, readSome, receiveWithFds } from "../ffi/socket.ts";
+import { readNotifiedExec } from "./exec-target.ts";
 import { COMMAND_RECORD_BYTES, decodeCommands, WorkerCommand, type WatchKind, type WorkerReport, type WorkerSetup } from "./socket-worker-protocol.ts";
 
 declare const self: Worker;
@@ -16,6 +19,7 @@ const WATCH_KINDS = new Map<WorkerCommand, WatchKind>([
   [WorkerCommand.WatchHandshakes, "handshakes"],
   [WorkerCommand.WatchSession, "session"],
   [WorkerCommand.WatchReadable, "readable"],
+  [WorkerCommand.WatchExecListener, "exec-listener"],
 ]);
 
 interface Watch {
@@ -63,6 +67,10 @@ function serve(setup: WorkerSetup): void {
       report({ kind: "ready", id: watch.id });
       return;
     }
+    if (watch.kind === "exec-listener") {
+      readExec(fd, watch, revents);
+      return;
+    }
     const handshakes = watch.kind === "handshakes";
     try {
       const message = receiveWithFds(fd, handshakes ? HANDSHAKE_READ_BYTES : READ_BYTES, MAX_FDS_PER_MESSAGE, true);
@@ -80,6 +88,25 @@ function serve(setup: WorkerSetup): void {
       // A copy of just the bytes: posting the view would clone its whole
       // read buffer, 64 KiB for every one-byte message.
       report({ kind: "data", id: watch.id, bytes: message.data.slice(), fds: message.fds, truncated: message.truncated });
+    } catch (error) {
+      report({ kind: "failed", id: watch.id, error: (error as Error).message });
+    }
+  };
+
+  // One notification per turn of the poll loop, so that a flood of execs in
+  // one call (a fork bomb) takes turns with every other descriptor.
+  const readExec = (fd: number, watch: Watch, revents: number): void => {
+    try {
+      // A hang-up without a pending notification: no process is left under the filter.
+      if ((revents & POLLIN) === 0) {
+        report({ kind: "closed", id: watch.id });
+        return;
+      }
+      const notification = receiveNotification(fd);
+      const exec = notification === null ? null : readNotifiedExec(fd, notification, seccompArch());
+      // Its process died meanwhile: nothing to answer.
+      if (exec === null) watch.armed = true;
+      else report({ kind: "exec", id: watch.id, exec });
     } catch (error) {
       report({ kind: "failed", id: watch.id, error: (error as Error).message });
     }

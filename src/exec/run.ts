@@ -9,12 +9,14 @@ import { readNonBlocking, setPipeSize } from "../ffi/io.ts";
 import { makePipe } from "../ffi/poll.ts";
 import { setNonBlocking } from "../ffi/socket.ts";
 import { BASH_EXEC_WRAPPER_ENV, ESCALATE_SOCKET_ENV, EXEC_WRAPPER_ENV } from "../escalate/protocol.ts";
+import type { ExecMediator } from "../escalate/exec-mediation.ts";
 import { CallEscalation, type ExecDecider } from "../escalate/server.ts";
 import type { SocketHub } from "../escalate/socket-hub.ts";
 import type { WorkerReport } from "../escalate/socket-worker-protocol.ts";
 import type { ChildFds } from "../sandbox/launch.ts";
 import { LAUNCHER_FAILURE_EXIT_CODE, LaunchRefusedError } from "../sandbox/launcher-args.ts";
 import { Deadline } from "./deadline.ts";
+import { CallMediation } from "./mediation.ts";
 import { BoundedOutput, DEFAULT_OUTPUT_LIMIT_BYTES } from "./output.ts";
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -55,6 +57,8 @@ const readBuffer = new Uint8Array(new ArrayBuffer(READ_CHUNK_BYTES));
 export const ESCALATE_SOCKET_CHILD_FD = 10;
 /** Where the sandbox launcher writes why it refused (never inherited by Bash). */
 const LAUNCH_REPORT_CHILD_FD = ESCALATE_SOCKET_CHILD_FD + 1;
+/** Where the sandbox launcher sends the exec mediation listener (never inherited by Bash). */
+const EXEC_LISTENER_CHILD_FD = ESCALATE_SOCKET_CHILD_FD + 2;
 const LAUNCH_REPORT_BYTES = 4096;
 /**
  * Variables that turn a compiled Bun binary (our wrapper) into something else:
@@ -77,6 +81,8 @@ export interface LaunchPlan {
   env: Record<string, string>;
   /** The child descriptor a launcher reports a refusal on; null when Bash runs without one. */
   reportFd: number | null;
+  /** The child descriptor a launcher sends the exec mediation listener on; null: execs are not mediated. */
+  execListenerFd: number | null;
 }
 
 export interface ShellCall {
@@ -88,6 +94,10 @@ export interface ShellCall {
   wrapperPath: string;
   env: Readonly<Record<string, string | undefined>>;
   decide: ExecDecider;
+  /** Judges execs by any program of the call, where the launcher mediates them (plan.execListenerFd). */
+  mediate: ExecMediator;
+  /** The launcher could not mediate this call's execs (a runtime's own listener): `why`. */
+  onMediationUnavailable?: (why: string) => void;
   /** Our binary, started as `codex-escalate-exec` for escalations (default: this process's executable). */
   execLauncher?: string;
   hub: SocketHub;
@@ -283,12 +293,30 @@ class PipeCapture {
 
 export async function runShellCall(call: ShellCall): Promise<ExecResult> {
   const startedAt = performance.now();
-  const plan = call.launch([call.bashPath, call.login ? "-lc" : "-c", call.command], bashEnv(call), {
+  const bashArgv = [call.bashPath, call.login ? "-lc" : "-c", call.command];
+  const plan = call.launch(bashArgv, bashEnv(call), {
     reportFd: LAUNCH_REPORT_CHILD_FD,
     socketFd: ESCALATE_SOCKET_CHILD_FD,
+    execListenerFd: EXEC_LISTENER_CHILD_FD,
   });
   const output = new BoundedOutput(call.outputLimit ?? DEFAULT_OUTPUT_LIMIT_BYTES);
-  const escalation = new CallEscalation(call.hub, call.decide, { log: call.log, onLargeRequest: collectGarbageSoon, execLauncher: call.execLauncher });
+  const log = call.log ?? (() => {});
+  const mediation =
+    plan.execListenerFd === null
+      ? null
+      : new CallMediation(call.hub, {
+          mediate: call.mediate,
+          launch: { file: bashArgv[0] ?? "", argv: bashArgv },
+          tell: (line) => output.append(new TextEncoder().encode(`${line}\n`)),
+          unavailable: call.onMediationUnavailable ?? log,
+          log,
+        });
+  const escalation = new CallEscalation(call.hub, call.decide, {
+    log,
+    onLargeRequest: collectGarbageSoon,
+    execLauncher: call.execLauncher,
+    decided: mediation?.decided,
+  });
   const [outputRead, outputWrite] = makePipe();
   setPipeSize(outputRead, PIPE_BYTES);
   const callLinks = [fdLink("pipe", outputRead), fdLink("socket", escalation.clientFd)];
@@ -298,6 +326,7 @@ export async function runShellCall(call: ShellCall): Promise<ExecResult> {
   const inherited: Array<number | "ignore"> = [];
   inherited[ESCALATE_SOCKET_CHILD_FD - 3] = escalation.clientFd;
   if (plan.reportFd !== null && reportWrite !== null) inherited[plan.reportFd - 3] = reportWrite;
+  if (plan.execListenerFd !== null && mediation !== null) inherited[plan.execListenerFd - 3] = mediation.childFd;
   let child: ReturnType<typeof Bun.spawn>;
   try {
     child = Bun.spawn({
@@ -311,6 +340,7 @@ export async function runShellCall(call: ShellCall): Promise<ExecResult> {
     });
   } catch (error) {
     escalation.close();
+    mediation?.close();
     closeSync(outputRead);
     if (reportRead !== null) closeSync(reportRead);
     throw error;
@@ -318,6 +348,7 @@ export async function runShellCall(call: ShellCall): Promise<ExecResult> {
     closeSync(outputWrite);
     closeSync(escalation.clientFd);
     if (reportWrite !== null) closeSync(reportWrite);
+    if (mediation !== null) closeSync(mediation.childFd);
   }
   const bashStartTicks = startTicks(child.pid);
   let readSinceCollection = 0;
@@ -336,6 +367,7 @@ export async function runShellCall(call: ShellCall): Promise<ExecResult> {
   const stopEverything = () => {
     killGroup(child.pid);
     escalation.close();
+    mediation?.close();
   };
   const deadline = new Deadline(call.timeoutMs, () => {
     timedOut = true;
@@ -362,6 +394,7 @@ export async function runShellCall(call: ShellCall): Promise<ExecResult> {
   // The call is over: nothing it started may outlive it.
   killGroup(child.pid);
   escalation.close();
+  mediation?.close();
   // Still held after the kill, or a kill that processes may have dodged:
   // look for what left the process group.
   if (stopped || !(await settlesWithin(capture.ended, KILL_SETTLE_MS))) {

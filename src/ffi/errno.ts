@@ -33,8 +33,10 @@ const ERRNO_NAMES: Record<number, string> = {
 };
 
 export const EPERM = 1;
+export const ENOENT = 2;
 export const EINTR = 4;
 export const EAGAIN = 11;
+export const EACCES = 13;
 
 export function errnoName(errno: number): string {
   return ERRNO_NAMES[errno] ?? `errno ${errno}`;

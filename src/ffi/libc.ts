@@ -7,9 +7,9 @@ const LIBC_PATH = process.platform === "darwin" ? "libSystem.B.dylib" : "libc.so
 
 const { i32, i64, u64, ptr, void: voidType } = FFIType;
 
-// Variadic C functions (fcntl, prctl, syscall) are bound with a fixed argument
+// Variadic C functions (fcntl, prctl, syscall, ioctl) are bound with a fixed argument
 // list. That matches the calling convention on x86_64 and aarch64 Linux, which
-// are the only places those three are called from.
+// are the only places those are called from.
 export const libc = dlopen(LIBC_PATH, {
   socketpair: { args: [i32, i32, i32, ptr], returns: i32 },
   sendmsg: { args: [i32, ptr, i32], returns: i64 },
@@ -32,6 +32,7 @@ export const libc = dlopen(LIBC_PATH, {
   _exit: { args: [i32], returns: voidType },
   open: { args: [ptr, i32, i32], returns: i32 },
   flock: { args: [i32, i32], returns: i32 },
+  ioctl: { args: [i32, u64, ptr], returns: i32 },
 }).symbols;
 
 // Linux only (macOS has no fexecve); null elsewhere.

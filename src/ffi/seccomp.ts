@@ -23,6 +23,7 @@ export const BPF_ALU_AND_K = 0x54;
 export const SECCOMP_RET_ALLOW = 0x7fff0000;
 export const SECCOMP_RET_ERRNO = 0x00050000;
 export const SECCOMP_RET_KILL_PROCESS = 0x80000000;
+export const SECCOMP_RET_USER_NOTIF = 0x7fc00000;
 export const EPERM = 1;
 export const AF_UNIX = 1;
 /** The socket types an AF_UNIX socket may have under the filter: connected ones only. */
@@ -45,6 +46,12 @@ const X32_SYSCALL_BIT = 0x40000000;
 
 const PR_SET_SECCOMP = 22;
 const SECCOMP_MODE_FILTER = 2;
+
+/** execve and execveat, from the same tables. */
+export const EXEC_SYSCALLS: Record<SeccompArch, { execve: number; execveat: number }> = {
+  x64: { execve: 59, execveat: 322 },
+  arm64: { execve: 221, execveat: 281 },
+};
 
 interface NetworkSyscalls {
   socket: number;
@@ -86,15 +93,46 @@ export function seccompArch(arch: string = process.arch): SeccompArch {
   throw new SeccompUnsupportedArchError(arch);
 }
 
-type Label = "deny" | "kill" | "allow" | "checkDomain";
+type Label = "deny" | "kill" | "allow" | "checkDomain" | "notify";
 type Step = { code: number; k: number; jt?: Label; jf?: Label; label?: Label };
 
 /**
- * The filter program:
- * - another audit arch (e.g. i386 via int 0x80, whose socketcall would bypass
- *   the numbers below) or an x32 syscall: kill the process. Killing is chosen
- *   over EPERM because such a process cannot do anything useful under a filter
- *   written for the native table, and a SIGSYS death names the cause;
+ * The first steps of every filter: a system call from another ABI (i386 via
+ * int 0x80, whose numbers differ, or x32) is killed, since a filter written
+ * for the native table cannot judge it. Killing is chosen over an errno
+ * because such a process cannot do anything useful here anyway, and a
+ * SIGSYS death names the cause. Leaves the syscall number loaded.
+ */
+function nativeAbiOnly(arch: SeccompArch): Step[] {
+  const steps: Step[] = [
+    { code: BPF_LD_W_ABS, k: SECCOMP_DATA_ARCH },
+    { code: BPF_JMP_JEQ_K, k: AUDIT_ARCH[arch], jf: "kill" },
+    { code: BPF_LD_W_ABS, k: SECCOMP_DATA_NR },
+  ];
+  if (arch === "x64") steps.push({ code: BPF_JMP_JGE_K, k: X32_SYSCALL_BIT, jt: "kill" });
+  return steps;
+}
+
+/** Resolves labels to BPF's jumps: forward only, relative to the next instruction, at most 255. */
+function assemble(steps: readonly Step[]): BpfInstruction[] {
+  const positions = new Map<Label, number>();
+  steps.forEach((step, i) => {
+    if (step.label !== undefined) positions.set(step.label, i);
+  });
+  return steps.map((step, i) => {
+    const offset = (label: Label | undefined): number => {
+      if (label === undefined) return 0;
+      const distance = (positions.get(label) ?? -1) - i - 1;
+      if (distance < 0 || distance > 255) throw new Error(`seccomp filter: bad jump to ${label} at ${i}`);
+      return distance;
+    };
+    return { code: step.code, k: step.k >>> 0, jt: offset(step.jt), jf: offset(step.jf) };
+  });
+}
+
+/**
+ * The network filter program:
+ * - another ABI: killed (nativeAbiOnly);
  * - the listed syscalls: EPERM whatever the arguments;
  * - socket / socketpair: EPERM unless the domain is AF_UNIX and the type a
  *   connected one (stream or seqpacket). A datagram socket (SOCK_RAW is a
@@ -105,12 +143,7 @@ type Step = { code: number; k: number; jt?: Label; jf?: Label; label?: Label };
  */
 export function buildNetworkFilter(arch: SeccompArch): BpfInstruction[] {
   const table = NETWORK_SYSCALLS[arch];
-  const steps: Step[] = [
-    { code: BPF_LD_W_ABS, k: SECCOMP_DATA_ARCH },
-    { code: BPF_JMP_JEQ_K, k: AUDIT_ARCH[arch], jf: "kill" },
-    { code: BPF_LD_W_ABS, k: SECCOMP_DATA_NR },
-  ];
-  if (arch === "x64") steps.push({ code: BPF_JMP_JGE_K, k: X32_SYSCALL_BIT, jt: "kill" });
+  const steps = nativeAbiOnly(arch);
   for (const nr of Object.values(table.denied)) steps.push({ code: BPF_JMP_JEQ_K, k: nr, jt: "deny" });
   steps.push(
     { code: BPF_JMP_JEQ_K, k: table.socket, jt: "checkDomain" },
@@ -126,24 +159,28 @@ export function buildNetworkFilter(arch: SeccompArch): BpfInstruction[] {
     { code: BPF_RET_K, k: SECCOMP_RET_ERRNO | EPERM, label: "deny" },
     { code: BPF_RET_K, k: SECCOMP_RET_KILL_PROCESS, label: "kill" },
   );
-  const positions = new Map<Label, number>();
-  steps.forEach((step, i) => {
-    if (step.label !== undefined) positions.set(step.label, i);
-  });
-  // BPF jumps only forward, relative to the next instruction, by at most 255.
-  return steps.map((step, i) => {
-    const offset = (label: Label | undefined): number => {
-      if (label === undefined) return 0;
-      const distance = (positions.get(label) ?? -1) - i - 1;
-      if (distance < 0 || distance > 255) throw new Error(`seccomp filter: bad jump to ${label} at ${i}`);
-      return distance;
-    };
-    return { code: step.code, k: step.k >>> 0, jt: offset(step.jt), jf: offset(step.jf) };
-  });
+  return assemble(steps);
 }
 
-/** Installs `program` on the calling thread with prctl(PR_SET_SECCOMP). */
-export function installSeccompFilter(program: readonly BpfInstruction[]): void {
+/**
+ * The exec mediation program: `execve` and `execveat` wait for the listener
+ * (the server) to judge them; another ABI is killed (nativeAbiOnly: an i386
+ * execve would otherwise pass unseen); everything else is allowed.
+ */
+export function buildExecNotifyFilter(arch: SeccompArch): BpfInstruction[] {
+  const table = EXEC_SYSCALLS[arch];
+  return assemble([
+    ...nativeAbiOnly(arch),
+    { code: BPF_JMP_JEQ_K, k: table.execve, jt: "notify" },
+    { code: BPF_JMP_JEQ_K, k: table.execveat, jt: "notify" },
+    { code: BPF_RET_K, k: SECCOMP_RET_ALLOW },
+    { code: BPF_RET_K, k: SECCOMP_RET_USER_NOTIF, label: "notify" },
+    { code: BPF_RET_K, k: SECCOMP_RET_KILL_PROCESS, label: "kill" },
+  ]);
+}
+
+/** struct sock_fprog for `program` (and the filter it points to, which must stay alive as long). */
+export function socketFilterProgram(program: readonly BpfInstruction[]): { fprog: DataView; filter: DataView } {
   // struct sock_filter: u16 code, u8 jt, u8 jf, u32 k (8 bytes each).
   const filter = new DataView(new ArrayBuffer(program.length * 8));
   program.forEach((insn, i) => {
@@ -156,6 +193,12 @@ export function installSeccompFilter(program: readonly BpfInstruction[]): void {
   const fprog = new DataView(new ArrayBuffer(16));
   fprog.setUint16(0, program.length, true);
   fprog.setBigUint64(8, BigInt(ptr(filter)), true);
+  return { fprog, filter };
+}
+
+/** Installs `program` on the calling thread with prctl(PR_SET_SECCOMP). */
+export function installSeccompFilter(program: readonly BpfInstruction[]): void {
+  const { fprog, filter } = socketFilterProgram(program);
   withPinned([filter, fprog], () =>
     check("prctl(PR_SET_SECCOMP)", libc.prctl(PR_SET_SECCOMP, BigInt(SECCOMP_MODE_FILTER), BigInt(ptr(fprog)), 0n, 0n)),
   );

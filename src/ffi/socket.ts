@@ -10,6 +10,7 @@ export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
 export const SOCK_SEQPACKET = 5;
 const SO_TYPE = isDarwin ? 0x1008 : 3;
+const SO_PEERCRED = 17;
 const SOCK_CLOEXEC = isDarwin ? 0 : 0o2000000;
 const SOL_SOCKET = isDarwin ? 0xffff : 1;
 const SCM_RIGHTS = 1;
@@ -193,6 +194,20 @@ function parseRights(view: DataView, controlLength: number): number[] {
     offset += alignUp(length);
   }
   return fds;
+}
+
+/**
+ * The process that created the peer end of a connected AF_UNIX socket (for
+ * a socketpair, the process that made the pair), in this process's PID
+ * namespace; 0 when it is in none we can see. Linux only.
+ */
+export function peerProcessId(fd: number): number {
+  // struct ucred: pid_t pid, uid_t uid, gid_t gid.
+  const credentials = new DataView(new ArrayBuffer(12));
+  const length = new DataView(new ArrayBuffer(4));
+  length.setUint32(0, 12, true);
+  withPinned([credentials, length], () => check("getsockopt(SO_PEERCRED)", libc.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ptr(credentials), ptr(length))));
+  return credentials.getInt32(0, true);
 }
 
 /** Plain send without blocking; returns bytes written, or 0 when the peer's buffer is full. */

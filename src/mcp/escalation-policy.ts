@@ -5,6 +5,7 @@
 // configured never runs outside the sandbox, and one that does runs with
 // the argv[0] the rules matched and a trusted environment.
 import { realpathSync } from "node:fs";
+import type { ExecMediator, MediatedExec, MediationVerdict } from "../escalate/exec-mediation.ts";
 import type { ExecRequest } from "../escalate/protocol.ts";
 import type { ResolvedProgram } from "../escalate/program.ts";
 import type { ExecDecider, ExecDecision } from "../escalate/server.ts";
@@ -14,7 +15,7 @@ import { evaluateExecPolicy } from "../policy/evaluate.ts";
 import { basename, type Policy } from "../policy/policy.ts";
 import { preconditionRefusal } from "../policy/preconditions.ts";
 import { type SandboxWrites, writableBecause } from "../policy/sandbox-writes.ts";
-import { shlexTryJoin } from "../policy/shlex.ts";
+import { renderCommand } from "../policy/shlex.ts";
 
 
 export const FORBIDDEN_REASON = "Execution forbidden by policy";
@@ -63,9 +64,7 @@ export interface DecisionContext {
 
 /** The text of an approval question, as the reference words it. */
 export function approvalMessage(file: string, argv: readonly string[], workdir: string): string {
-  const args = argv.slice(1);
-  const rendered = args.length === 0 ? file : `${file} ${shlexTryJoin(args) ?? args.join(" ")}`;
-  return `Allow agent to run \`${rendered}\` in \`${workdir}\`?`;
+  return `Allow agent to run \`${renderCommand(file, argv)}\` in \`${workdir}\`?`;
 }
 
 /**
@@ -80,6 +79,47 @@ export function programRefusal(program: ResolvedProgram, writes: SandboxWrites):
     if (why !== null) return why;
   }
   return null;
+}
+
+/** The rules' verdict on one command (with the human's, when they say `prompt`), before where it runs. */
+type Judgement = { kind: "refused"; reason: string } | { kind: "allowed"; requireEscalated: boolean };
+
+/** `shownFile`: the program as the human is shown it (the file that would run). */
+async function judge(context: DecisionContext, request: { file: string; argv: readonly string[]; workdir: string }, shownFile: string): Promise<Judgement> {
+  const outcome = evaluateExecPolicy(context.policy, {
+    file: request.file,
+    argv: request.argv,
+    preserveProgramPaths: context.preserveProgramPaths,
+  });
+  if (outcome.decision === "forbidden") return { kind: "refused", reason: FORBIDDEN_REASON };
+  if (outcome.decision === "prompt") {
+    const command = [context.preserveProgramPaths ? request.file : basename(request.file), ...request.argv.slice(1)];
+    // Only offered (and so only ever stored) for prefixes of commands that are not dangerous.
+    const store = context.alwaysAllow;
+    const offer = store === undefined ? null : alwaysAllowOffer(command);
+    if (store === undefined || !alwaysAllowCovers(command, store.prefixes())) {
+      const answer = await context.ask(approvalMessage(shownFile, request.argv, request.workdir), offer);
+      if (answer.kind === "decline") return { kind: "refused", reason: DECLINED_REASON };
+      if (answer.kind === "cancel") return { kind: "refused", reason: CANCELLED_REASON };
+      if (answer.kind === "unavailable") return { kind: "refused", reason: answer.reason };
+      if (answer.alwaysAllow === true && offer !== null) store?.remember(offer);
+    }
+  }
+  return { kind: "allowed", requireEscalated: outcome.requireEscalated };
+}
+
+/**
+ * The verdict on an exec by any program of a confined call (exec mediation):
+ * the same rules, heuristics and questions as for Bash's execs, but it always
+ * runs where it is, in the sandbox: escalation stays Bash's path, whose
+ * request the server holds whole, where this exec's arguments stay in the
+ * process's memory.
+ */
+export function createExecMediator(context: DecisionContext): ExecMediator {
+  return async (exec: MediatedExec): Promise<MediationVerdict> => {
+    const judged = await judge(context, exec, exec.real);
+    return judged.kind === "refused" ? { kind: "refuse", reason: judged.reason } : { kind: "continue" };
+  };
 }
 
 export function createExecDecider(context: DecisionContext): ExecDecider {
@@ -110,27 +150,10 @@ export function createExecDecider(context: DecisionContext): ExecDecider {
   };
 
   return async (request: ExecRequest, program: ResolvedProgram): Promise<ExecDecision> => {
-    const outcome = evaluateExecPolicy(context.policy, {
-      file: request.file,
-      argv: request.argv,
-      preserveProgramPaths: context.preserveProgramPaths,
-    });
-    if (outcome.decision === "forbidden") return { kind: "deny", reason: FORBIDDEN_REASON };
-    if (outcome.decision === "prompt") {
-      const command = [context.preserveProgramPaths ? request.file : basename(request.file), ...request.argv.slice(1)];
-      // Only offered (and so only ever stored) for prefixes of commands that are not dangerous.
-      const store = context.alwaysAllow;
-      const offer = store === undefined ? null : alwaysAllowOffer(command);
-      if (store === undefined || !alwaysAllowCovers(command, store.prefixes())) {
-        // The human is shown the file that would run, not the name it was asked for by.
-        const answer = await context.ask(approvalMessage(program.real ?? request.file, request.argv, request.workdir), offer);
-        if (answer.kind === "decline") return { kind: "deny", reason: DECLINED_REASON };
-        if (answer.kind === "cancel") return { kind: "deny", reason: CANCELLED_REASON };
-        if (answer.kind === "unavailable") return { kind: "deny", reason: answer.reason };
-        if (answer.alwaysAllow === true && offer !== null) store?.remember(offer);
-      }
-    }
-    if (!outcome.requireEscalated || writes.roots === "everything") return { kind: "run" };
+    // The human is shown the file that would run, not the name it was asked for by.
+    const judged = await judge(context, request, program.real ?? request.file);
+    if (judged.kind === "refused") return { kind: "deny", reason: judged.reason };
+    if (!judged.requireEscalated || writes.roots === "everything") return { kind: "run" };
     // Checked after the answer, as close as possible to the start.
     const decided = escalation(request, program);
     if (!("refused" in decided)) return decided;

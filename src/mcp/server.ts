@@ -8,9 +8,10 @@ import { z } from "zod";
 import { SocketHub } from "../escalate/socket-hub.ts";
 import type { Deadline } from "../exec/deadline.ts";
 import { DEFAULT_TIMEOUT_MS, runShellCall } from "../exec/run.ts";
-import { createExecDecider } from "./escalation-policy.ts";
+import { createExecDecider, createExecMediator, type DecisionContext } from "./escalation-policy.ts";
 import type { Policy } from "../policy/index.ts";
 import { callSandbox, planSandboxedCommand, type LinuxSandboxMode } from "../sandbox/launch.ts";
+import { noExecMediationWarning } from "../sandbox/exec-mediation-support.ts";
 import { LaunchRefusedError } from "../sandbox/launcher-args.ts";
 import { parseAnySandboxState, readOnlyPathsNotice } from "../sandbox/permission-profile.ts";
 import { defaultSandboxState, SandboxStateError, type SandboxState } from "../sandbox/policy.ts";
@@ -34,10 +35,14 @@ export interface ExecServerConfig {
   allowUnsandboxed: boolean;
   /** How Linux calls are confined here (namespaces.ts decides it at start). */
   linuxSandbox: LinuxSandboxMode;
+  /** Every exec of a confined Linux call is judged, not only Bash's (exec-mediation-support.ts decides it at start). */
+  mediateExecs: boolean;
   outputLimit?: number;
   /** Request variables passed to escalated programs as they are, by the user's choice (`--escalation-env`). */
   escalationEnv?: readonly string[];
   log: (message: string) => void;
+  /** For what the user must know about (said once). */
+  warn: (message: string) => void;
 }
 
 export const SANDBOX_STATE_METHOD = "codex/sandbox-state/update";
@@ -86,6 +91,12 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
   const hub = new SocketHub();
   const alwaysAllow = new AlwaysAllow(alwaysAllowRulesPath(config.env), config.policy, config.log);
   const running = new Set<AbortController>();
+  let mediationUnavailableSaid = false;
+  const mediationUnavailable = (why: string) => {
+    if (mediationUnavailableSaid) return;
+    mediationUnavailableSaid = true;
+    config.warn(noExecMediationWarning(why));
+  };
   // The last state sent with codex/sandbox-state/update, kept as sent: a
   // profile's `skip` entries are resolved when each call starts.
   let updatedState: unknown = null;
@@ -133,7 +144,7 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
     let deadline: Deadline | undefined;
     // Computed once: the launcher confines exactly what the escalation check assumes.
     const confinement = callSandbox(sandbox, config.env);
-    const decide = createExecDecider({
+    const decisions: DecisionContext = {
       policy: config.policy,
       preserveProgramPaths: config.preserveProgramPaths,
       sandboxWritableRoots: confinement.writableRoots,
@@ -150,7 +161,7 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
         }
       },
       log: config.log,
-    });
+    };
     const progress = startProgress(request.params._meta?.progressToken, extra.sendNotification);
     try {
       const result = await runShellCall({
@@ -161,7 +172,9 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
         bashPath: config.bashPath,
         wrapperPath: config.wrapperPath,
         env: config.env,
-        decide,
+        decide: createExecDecider(decisions),
+        mediate: createExecMediator(decisions),
+        onMediationUnavailable: mediationUnavailable,
         onDeadline: (started) => {
           deadline = started;
         },
@@ -176,6 +189,7 @@ export function createExecServer(config: ExecServerConfig): ExecServer {
             linuxMode: config.linuxSandbox,
             allowUnsandboxed: config.allowUnsandboxed,
             childFds,
+            mediateExecs: config.mediateExecs,
           }),
         signal: abort.signal,
         onOutput: progress?.onOutput,

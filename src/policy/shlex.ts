@@ -140,3 +140,12 @@ function longestChunk(text: string): { length: number; styles: number } {
   }
   return { length: index, styles };
 }
+
+/**
+ * A command line as people read it in questions and refusals: the program as
+ * given, then its arguments (argv[1..]) quoted for a shell where they can be.
+ */
+export function renderCommand(file: string, argv: readonly string[]): string {
+  const args = argv.slice(1);
+  return args.length === 0 ? file : `${file} ${shlexTryJoin(args) ?? args.join(" ")}`;
+}

@@ -63,12 +63,20 @@ export interface PlanInput {
   allowUnsandboxed: boolean;
   /** Descriptor numbers in the child: the pipe a launcher's refusal goes to, and the escalation socket. */
   childFds: ChildFds;
+  /**
+   * Every exec of a confined call is judged by the server (seccomp user
+   * notification), not only Bash's: false where the kernel cannot, or when
+   * switched off. Calls without a launcher (no sandbox) are never mediated.
+   */
+  mediateExecs: boolean;
 }
 
 /** Descriptors the call's child gets beyond 0-2, by number. */
 export interface ChildFds {
   reportFd: number;
   socketFd: number;
+  /** The socket the launcher sends the exec mediation listener on. */
+  execListenerFd: number;
 }
 
 export interface SandboxedCommand {
@@ -80,6 +88,8 @@ export interface SandboxedCommand {
   sandbox: "namespaces" | "landlock" | "seatbelt" | "none";
   /** Where the launcher reports a refusal (the input's reportFd); null when Bash starts without a launcher of ours. */
   reportFd: number | null;
+  /** Where the launcher sends the exec mediation listener (the input's execListenerFd); null: execs are not mediated. */
+  execListenerFd: number | null;
   /**
    * The policy asked for confinement and this plan runs without it (only on a
    * platform with no sandbox, in degraded mode). On Linux the launcher decides
@@ -105,19 +115,23 @@ export function planSandboxedCommand(input: PlanInput): SandboxedCommand {
     env: childEnv,
     sandbox: "none",
     reportFd: null,
+    execListenerFd: null,
     degraded,
   });
   if (sandbox.writableRoots === "everything") return direct(false);
   if (platform === "linux") {
+    const execListenerFd = input.mediateExecs ? input.childFds.execListenerFd : null;
     const launcher = launcherArgs({
       writableRoots: [...sandbox.writableRoots],
       allowNetwork: sandbox.allowNetwork,
       allowUnsandboxed: input.allowUnsandboxed,
       reportFd: input.childFds.reportFd,
       keepFd: input.childFds.socketFd,
+      execListenerFd,
     });
+    const launched = { env: childEnv, reportFd: input.childFds.reportFd, execListenerFd, degraded: false };
     if (input.linuxMode.kind === "landlock-only") {
-      return { file: input.selfExecutable, argv0: LINUX_SANDBOX_ARGV0, args: [...launcher, "--", ...bashArgv], env: childEnv, sandbox: "landlock", reportFd: input.childFds.reportFd, degraded: false };
+      return { file: input.selfExecutable, argv0: LINUX_SANDBOX_ARGV0, args: [...launcher, "--", ...bashArgv], sandbox: "landlock", ...launched };
     }
     const stage = namespaceStageArgs({
       writableRoots: [...sandbox.writableRoots],
@@ -129,10 +143,8 @@ export function planSandboxedCommand(input: PlanInput): SandboxedCommand {
       file: input.linuxMode.stage,
       argv0: NAMESPACE_STAGE_ARGV0,
       args: [...stage, input.selfExecutable, LINUX_SANDBOX_ARGV0, ...launcher, "--", ...bashArgv],
-      env: childEnv,
       sandbox: "namespaces",
-      reportFd: input.childFds.reportFd,
-      degraded: false,
+      ...launched,
     };
   }
   if (platform === "darwin") {
@@ -144,6 +156,7 @@ export function planSandboxedCommand(input: PlanInput): SandboxedCommand {
       env: childEnv,
       sandbox: "seatbelt",
       reportFd: null,
+      execListenerFd: null,
       degraded: false,
     };
   }

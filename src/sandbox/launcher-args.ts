@@ -14,7 +14,7 @@
 // Launcher arguments:
 //   codex-linux-sandbox [--writable-root <abs path>]... [--allow-network]
 //                       [--allow-unsandboxed] [--report-fd <n>] [--keep-fd <n>]
-//                       -- <program> [<arg>...]
+//                       [--exec-listener-fd <n>] -- <program> [<arg>...]
 // - --writable-root: all Landlock rights beneath that path but making device
 //   nodes (repeatable; none means read-only);
 // - --allow-network: no seccomp network filter;
@@ -24,6 +24,16 @@
 // - --keep-fd: a descriptor the program inherits (the escalation socket). Bun
 //   marks every inherited descriptor above 3 close-on-exec when it starts, so
 //   the launcher clears that flag on this one again;
+// - --exec-listener-fd: a connected seqpacket socket to the server. The
+//   launcher installs the exec mediation filter (every execve/execveat of the
+//   program and its descendants waits for the server's verdict), sends the
+//   filter's listener descriptor on it in one EXEC_LISTENER_MESSAGE with
+//   SCM_RIGHTS, and closes it: the program never holds either. The first exec
+//   the server is asked about is then the launcher's own, of <program>. Where
+//   another listener already watches this process (a container runtime that
+//   mediates syscalls itself: EBUSY), it sends EXEC_MEDIATION_UNAVAILABLE
+//   followed by the reason instead, without a descriptor, and the program
+//   runs with Bash's own interception only;
 // - <program>: a path, or a name looked up on the PATH of the environment.
 // The `--` may be left out: options end at the first argument that is not one
 // (`bun script.ts -- ...` swallows the first `--`, so the fixture needs this).
@@ -43,6 +53,12 @@ const ALLOW_NETWORK_FLAG = "--allow-network";
 const ALLOW_UNSANDBOXED_FLAG = "--allow-unsandboxed";
 const REPORT_FD_FLAG = "--report-fd";
 const KEEP_FD_FLAG = "--keep-fd";
+const EXEC_LISTENER_FD_FLAG = "--exec-listener-fd";
+
+/** The bytes that carry the listener descriptor (--exec-listener-fd). */
+export const EXEC_LISTENER_MESSAGE = "exec-listener";
+/** The start of the message that says there is no listener, and why (--exec-listener-fd). */
+export const EXEC_MEDIATION_UNAVAILABLE = "exec-mediation-unavailable: ";
 
 /** What the Landlock + seccomp launcher enforces before it executes the program. */
 export interface LauncherContract {
@@ -53,6 +69,8 @@ export interface LauncherContract {
   reportFd: number | null;
   /** Descriptor the program inherits; null: none. */
   keepFd: number | null;
+  /** Where the exec mediation listener goes; null: no mediation. */
+  execListenerFd: number | null;
 }
 
 export interface LauncherInvocation extends LauncherContract {
@@ -85,11 +103,12 @@ export function launcherArgs(contract: LauncherContract): string[] {
   if (contract.allowUnsandboxed) args.push(ALLOW_UNSANDBOXED_FLAG);
   if (contract.reportFd !== null) args.push(REPORT_FD_FLAG, String(contract.reportFd));
   if (contract.keepFd !== null) args.push(KEEP_FD_FLAG, String(contract.keepFd));
+  if (contract.execListenerFd !== null) args.push(EXEC_LISTENER_FD_FLAG, String(contract.execListenerFd));
   return args;
 }
 
 export function parseLauncherArgs(args: readonly string[]): LauncherInvocation {
-  const options: LauncherInvocation = { writableRoots: [], allowNetwork: false, allowUnsandboxed: false, reportFd: null, keepFd: null, program: "", programArgs: [] };
+  const options: LauncherInvocation = { writableRoots: [], allowNetwork: false, allowUnsandboxed: false, reportFd: null, keepFd: null, execListenerFd: null, program: "", programArgs: [] };
   let i = 0;
   for (; i < args.length && args[i]?.startsWith("--") === true; i++) {
     const arg = args[i];
@@ -105,11 +124,12 @@ export function parseLauncherArgs(args: readonly string[]): LauncherInvocation {
       options.allowNetwork = true;
     } else if (arg === ALLOW_UNSANDBOXED_FLAG) {
       options.allowUnsandboxed = true;
-    } else if (arg === REPORT_FD_FLAG || arg === KEEP_FD_FLAG) {
+    } else if (arg === REPORT_FD_FLAG || arg === KEEP_FD_FLAG || arg === EXEC_LISTENER_FD_FLAG) {
       const fd = Number(args[++i]);
       if (!Number.isInteger(fd) || fd < 0) throw new LauncherUsageError(`${arg} needs a descriptor number`);
       if (arg === REPORT_FD_FLAG) options.reportFd = fd;
-      else options.keepFd = fd;
+      else if (arg === KEEP_FD_FLAG) options.keepFd = fd;
+      else options.execListenerFd = fd;
     } else {
       throw new LauncherUsageError(`unknown option ${JSON.stringify(arg)}`);
     }

@@ -30,8 +30,9 @@ import {
 import { SIGKILL, setNoNewPrivs, setParentDeathSignal } from "../ffi/prctl.ts";
 import { execve, exitNow, resetSignals } from "../ffi/process.ts";
 import { installNetworkSeccompFilter } from "../ffi/seccomp.ts";
-import { setCloexec } from "../ffi/socket.ts";
-import { LAUNCHER_FAILURE_EXIT_CODE, type LauncherContract, NETWORK_DISABLED_ENV_VAR, parseLauncherArgs } from "./launcher-args.ts";
+import { installExecNotifyFilter } from "../ffi/seccomp-notify.ts";
+import { closeFd, sendWithFds, setCloexec } from "../ffi/socket.ts";
+import { EXEC_LISTENER_MESSAGE, EXEC_MEDIATION_UNAVAILABLE, LAUNCHER_FAILURE_EXIT_CODE, type LauncherContract, NETWORK_DISABLED_ENV_VAR, parseLauncherArgs } from "./launcher-args.ts";
 
 /**
  * Test seam, not a feature: when set to `1`, the launcher behaves as if the
@@ -43,6 +44,7 @@ export const SIMULATE_NO_LANDLOCK_ENV_VAR = "CODEX_EXEC_TEST_SIMULATE_NO_LANDLOC
 const PREFIX = "codex-linux-sandbox";
 const ENOSYS = 38;
 const ENOENT = 2;
+const EBUSY = 16;
 
 function printLine(line: string, fd = 2): void {
   writeSync(fd, `${PREFIX}: ${line}\n`);
@@ -93,6 +95,30 @@ function confine(options: LauncherContract, simulateNoLandlock: boolean): void {
   }
   if (abi !== undefined) applyLandlock(abi, options.writableRoots, options.allowNetwork);
   if (!options.allowNetwork) installNetworkSeccompFilter();
+  if (options.execListenerFd !== null) handOverExecListener(options.execListenerFd);
+}
+
+/**
+ * Puts every exec from here on under the server's judgement (see
+ * launcher-args.ts): the filter's listener goes to the server, and neither it
+ * nor the socket it went over stays open in this process.
+ */
+function handOverExecListener(socket: number): void {
+  let listener: number;
+  try {
+    listener = installExecNotifyFilter();
+  } catch (error) {
+    if (!(error instanceof ErrnoError && error.errno === EBUSY)) throw error;
+    sendWithFds(socket, new TextEncoder().encode(`${EXEC_MEDIATION_UNAVAILABLE}${error.message} (another listener already mediates this process)`), []);
+    closeFd(socket);
+    return;
+  }
+  try {
+    sendWithFds(socket, new TextEncoder().encode(EXEC_LISTENER_MESSAGE), [listener]);
+  } finally {
+    closeFd(listener);
+    closeFd(socket);
+  }
 }
 
 function resolveProgram(program: string, path: string | undefined): string {

@@ -35,7 +35,14 @@ describe("doctor", () => {
     expect(result.stdout).toMatch(/^ok {4}landlock +ABI \d+/m);
     expect(result.stdout).toMatch(/^ok {4}sandbox launch/m);
     expect(result.stdout).toMatch(/^ok +namespaces +user, mount, PID, IPC and network namespaces/m);
+    expect(result.stdout).toMatch(/^ok +exec-mediation +every execve\/execveat of a confined call is judged by the rules/m);
     expect(result.stdout).toContain("verdict: ready to serve");
+  });
+
+  test("exec mediation switched off is a warning naming what is lost, not a blocker", async () => {
+    const result = await run(["doctor"], isolatedEnv({ CODEX_EXEC_DISABLE_EXEC_MEDIATION: "1" }));
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^warn +exec-mediation +unavailable \(CODEX_EXEC_DISABLE_EXEC_MEDIATION=1\): rules only bind the programs Bash starts itself/m);
   });
 
   test("an unpatched Bash is a blocker", async () => {

@@ -408,12 +408,12 @@ describe("network", () => {
     expect(allowed.output).toBe("send=ok\ngetsockopt=ok\ninet-socket=ok\ninet6-socket=ok\nunix-socket=ok\n");
   });
 
-  test("the shell runs with no_new_privs, plus one seccomp filter only when the network is off", async () => {
+  test("the shell runs with no_new_privs and the exec mediation filter, plus the network filter only when the network is off", async () => {
     const workdir = outsideDir("net-status");
     await setSandbox(client, { type: "read-only" }, workdir);
-    expect((await shell(client, { command: STATUS_CMD, workdir })).output).toBe(expectedStatus({ noNewPrivs: true, extraFilters: 1 }));
+    expect((await shell(client, { command: STATUS_CMD, workdir })).output).toBe(expectedStatus({ noNewPrivs: true, extraFilters: 2 }));
     await setSandbox(client, workspaceWrite({ network_access: true }), workdir);
-    expect((await shell(client, { command: STATUS_CMD, workdir })).output).toBe(expectedStatus({ noNewPrivs: true, extraFilters: 0 }));
+    expect((await shell(client, { command: STATUS_CMD, workdir })).output).toBe(expectedStatus({ noNewPrivs: true, extraFilters: 1 }));
   });
 
   test("interception still works inside the sandbox with the network off", async () => {

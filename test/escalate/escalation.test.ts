@@ -42,9 +42,10 @@ function run(
     wrapperPath: options.wrapper ?? WRAPPER_BINARY,
     env,
     decide,
+    mediate: () => Promise.reject(new Error("no exec is mediated without a launcher")),
     hub,
     execLauncher: SERVER_BINARY,
-    launch: (bashArgv, bashEnv) => ({ file: bashArgv[0]!, argv0: bashArgv[0]!, args: bashArgv.slice(1), env: bashEnv, reportFd: null }),
+    launch: (bashArgv, bashEnv) => ({ file: bashArgv[0]!, argv0: bashArgv[0]!, args: bashArgv.slice(1), env: bashEnv, reportFd: null, execListenerFd: null }),
   });
 }
 

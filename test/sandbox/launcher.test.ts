@@ -43,7 +43,7 @@ async function launch(launcherArgs: string[], script: string, extraEnv: Record<s
 function argsFor(sandboxPolicy: SandboxPolicy, env: Record<string, string | undefined> = {}): string[] {
   const sandbox = callSandbox({ sandboxPolicy, codexLinuxSandboxExe: null, sandboxCwd: cwd, readOnlyPaths: [] }, env);
   const writableRoots = sandbox.writableRoots === "everything" ? [] : [...sandbox.writableRoots];
-  return launcherArgs({ writableRoots, allowNetwork: sandbox.allowNetwork, allowUnsandboxed: false, reportFd: null, keepFd: null });
+  return launcherArgs({ writableRoots, allowNetwork: sandbox.allowNetwork, allowUnsandboxed: false, reportFd: null, keepFd: null, execListenerFd: null });
 }
 
 const workspaceWrite = (overrides: Partial<Extract<SandboxPolicy, { type: "workspace-write" }>> = {}): SandboxPolicy => ({

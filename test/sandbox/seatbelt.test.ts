@@ -104,7 +104,7 @@ describe("seatbelt profile", () => {
 describe("planSandboxedCommand", () => {
   const bashArgv = ["/opt/bash", "-lc", "echo hi"];
   const state = (sandboxPolicy: SandboxPolicy): SandboxState => ({ sandboxPolicy, codexLinuxSandboxExe: null, sandboxCwd: workspace, readOnlyPaths: [] });
-  const plan = (sandboxPolicy: SandboxPolicy, platform: NodeJS.Platform, allowUnsandboxed = false, linuxMode: LinuxSandboxMode = LANDLOCK_ONLY) =>
+  const plan = (sandboxPolicy: SandboxPolicy, platform: NodeJS.Platform, allowUnsandboxed = false, linuxMode: LinuxSandboxMode = LANDLOCK_ONLY, mediateExecs = false) =>
     planSandboxedCommand({
       sandbox: callSandbox(state(sandboxPolicy), {}),
       bashArgv,
@@ -113,7 +113,8 @@ describe("planSandboxedCommand", () => {
       platform,
       linuxMode,
       allowUnsandboxed,
-      childFds: { reportFd: 4, socketFd: 10 },
+      childFds: { reportFd: 4, socketFd: 10, execListenerFd: 12 },
+      mediateExecs,
     });
 
   test("linux read-only: our binary as codex-linux-sandbox", () => {
@@ -124,8 +125,20 @@ describe("planSandboxedCommand", () => {
       env: { PATH: "/bin", CODEX_SANDBOX_NETWORK_DISABLED: "1" },
       sandbox: "landlock",
       reportFd: 4,
+      execListenerFd: null,
       degraded: false,
     });
+  });
+
+  test("exec mediation: the launcher gets the hand-over socket, under both confinements; never without a launcher", () => {
+    const landlock = plan({ type: "read-only" }, "linux", false, LANDLOCK_ONLY, true);
+    expect(landlock).toMatchObject({ sandbox: "landlock", execListenerFd: 12 });
+    expect(landlock.args).toEqual(["--report-fd", "4", "--keep-fd", "10", "--exec-listener-fd", "12", "--", ...bashArgv]);
+    const namespaces = plan({ type: "read-only" }, "linux", false, { kind: "namespaces", stage: "/opt/stage-bash" }, true);
+    expect(namespaces).toMatchObject({ sandbox: "namespaces", execListenerFd: 12 });
+    expect(namespaces.args).toContain("--exec-listener-fd");
+    expect(plan({ type: "danger-full-access" }, "linux", false, LANDLOCK_ONLY, true)).toMatchObject({ sandbox: "none", execListenerFd: null });
+    expect(plan({ type: "read-only" }, "darwin", false, LANDLOCK_ONLY, true)).toMatchObject({ sandbox: "seatbelt", execListenerFd: null });
   });
 
   test("linux with namespaces: the patched Bash's namespace stage, then our binary as codex-linux-sandbox", () => {
@@ -152,7 +165,7 @@ describe("planSandboxedCommand", () => {
   test("full access runs bash directly", () => {
     for (const platform of ["linux", "darwin", "win32"] as NodeJS.Platform[]) {
       expect(plan({ type: "danger-full-access" }, platform)).toEqual({
-        file: "/opt/bash", argv0: "/opt/bash", args: ["-lc", "echo hi"], env: { PATH: "/bin" }, sandbox: "none", reportFd: null, degraded: false,
+        file: "/opt/bash", argv0: "/opt/bash", args: ["-lc", "echo hi"], env: { PATH: "/bin" }, sandbox: "none", reportFd: null, execListenerFd: null, degraded: false,
       });
     }
     expect(plan({ type: "external-sandbox", network_access: "restricted" }, "linux").env).toEqual({
@@ -178,13 +191,14 @@ describe("planSandboxedCommand", () => {
 
 describe("launcher arguments", () => {
   test("launcherArgs round-trips through parseLauncherArgs", () => {
-    const args = launcherArgs({ writableRoots: [extra, workspace], allowNetwork: false, allowUnsandboxed: true, reportFd: 7, keepFd: 10 });
+    const args = launcherArgs({ writableRoots: [extra, workspace], allowNetwork: false, allowUnsandboxed: true, reportFd: 7, keepFd: 10, execListenerFd: 12 });
     expect(parseLauncherArgs([...args, "--", "/bin/bash", "-c", "--allow-network"])).toEqual({
       writableRoots: [extra, workspace],
       allowNetwork: false,
       allowUnsandboxed: true,
       reportFd: 7,
       keepFd: 10,
+      execListenerFd: 12,
       program: "/bin/bash",
       programArgs: ["-c", "--allow-network"],
     });

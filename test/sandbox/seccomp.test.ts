@@ -16,6 +16,9 @@ import {
   SECCOMP_RET_ERRNO,
   SECCOMP_RET_KILL_PROCESS,
   type SeccompArch,
+  SECCOMP_RET_USER_NOTIF,
+  EXEC_SYSCALLS,
+  buildExecNotifyFilter,
   buildNetworkFilter,
 } from "../../src/ffi/seccomp.ts";
 
@@ -138,4 +141,22 @@ test("x32 system calls are killed on x86_64", () => {
   const program = buildNetworkFilter("x64");
   expect(program[3]).toMatchObject({ code: BPF_JMP_JGE_K, k: 0x40000000 });
   expect(run(program, { nr: 0x40000000 | 41, arch: AUDIT_ARCH.x64, arg0: 2n })).toBe(SECCOMP_RET_KILL_PROCESS);
+});
+
+describe.each(["x64", "arm64"] as SeccompArch[])("exec mediation filter on %s", (arch) => {
+  const program = buildExecNotifyFilter(arch);
+  const call = (nr: number, auditArch = AUDIT_ARCH[arch]) => run(program, { nr, arch: auditArch, arg0: 0n });
+
+  test("execve and execveat wait for the listener; everything else is allowed", () => {
+    expect(call(EXEC_SYSCALLS[arch].execve)).toBe(SECCOMP_RET_USER_NOTIF);
+    expect(call(EXEC_SYSCALLS[arch].execveat)).toBe(SECCOMP_RET_USER_NOTIF);
+    const others = arch === "x64" ? [0, 1, 56, 57, 58, 435] : [63, 64, 220, 435];
+    for (const nr of others) expect(call(nr)).toBe(SECCOMP_RET_ALLOW);
+  });
+
+  test("a foreign ABI is killed: its exec (i386 execve is 11) would pass unseen", () => {
+    expect(call(11, 0x40000003)).toBe(SECCOMP_RET_KILL_PROCESS);
+    expect(call(EXEC_SYSCALLS[arch].execve, arch === "x64" ? AUDIT_ARCH.arm64 : AUDIT_ARCH.x64)).toBe(SECCOMP_RET_KILL_PROCESS);
+    if (arch === "x64") expect(call(0x40000000 | 520)).toBe(SECCOMP_RET_KILL_PROCESS);
+  });
 });
