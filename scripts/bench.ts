@@ -618,6 +618,8 @@ async function main(): Promise<void> {
     ];
     const startTimes = new Map<string, number[]>(starts.map(({ key }) => [key, []]));
     const mediation: MediationFigures[] = [];
+    /** The mediation measure's share of the whole run, warm-up included. */
+    let mediationSeconds = 0;
     // Repetition 0 is the warm-up (page cache, JIT) and is dropped. The
     // order of the configurations rotates so that drift in machine load
     // hits all alike.
@@ -627,8 +629,11 @@ async function main(): Promise<void> {
         const figures = await sample(side, env);
         if (rep > 0) samples.get(side.name)!.push(figures);
       }
-      const mediationFigures = await mediationSample(mediationOn, mediationOff, mediationEnv, project, rep % 2 === 0 ? mediationOn : mediationOff);
-      if (rep > 0) mediation.push(mediationFigures);
+      let mediationFigures: MediationFigures | undefined;
+      mediationSeconds += (await timed(async () => {
+        mediationFigures = await mediationSample(mediationOn, mediationOff, mediationEnv, project, rep % 2 === 0 ? mediationOn : mediationOff);
+      })) / 1000;
+      if (rep > 0) mediation.push(mediationFigures!);
       // The servers just closed may still be exiting: let them, before timing small things.
       await sleep(SETTLE_AFTER_SERVERS_MS);
       // Cheap next to a server's loop, so a few each time: the per-exec cost is a difference.
@@ -763,7 +768,7 @@ async function main(): Promise<void> {
         mediationRows
           .map((row) => `${row.key} **${twoDigits(row.ratio)}** (${mediationActive ? met(row.ratio <= MEDIATION_TARGET) : "not measured"})`)
           .join(", ") +
-        ".",
+        `. This section took ${mediationSeconds.toFixed(1)} s of the run.`,
     ];
 
     const lines = [
