@@ -96,17 +96,30 @@ function readArgv(memory: ProcessMemory, address: number): string[] {
   }
 }
 
+/** `path` with /proc/self (a different process for us) made the process's own. */
+function processPath(pid: number, path: string): string {
+  return path.replace(/^\/proc\/(self|thread-self)(?=\/|$)/, `/proc/${pid}`);
+}
+
+/** A descriptor of the process as a path: its name says nothing about the program. */
+const DESCRIPTOR_PATH = /^\/proc\/\d+\/fd\/\d+$/;
+
 /**
- * The file `path` ends on for process `pid`, links followed, or null when
- * there is none (execvp trying each PATH entry asks about many of those).
- * Resolved in the server's view: the sandbox's mounts keep every file at its
- * own path, but /proc/self is the process's, not ours.
+ * The file `path` ends on for process `pid`, links followed; null when no
+ * such path exists (execvp trying each PATH entry asks about many of those,
+ * and the kernel fails them itself). Resolved in the server's view: the
+ * sandbox's mounts keep every file at its own path, but /proc/self is the
+ * process's, not ours. What exists without a path of its own (a descriptor of
+ * a deleted file or a memfd, through /proc/<pid>/fd) is the path as given:
+ * it can be executed, so it is judged.
  */
 function realPathFor(pid: number, path: string): string | null {
+  const own = processPath(pid, path);
   try {
-    return realpathSync(path.replace(/^\/proc\/(self|thread-self)(?=\/|$)/, `/proc/${pid}`));
-  } catch {
-    return null;
+    return realpathSync(own);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return (code === "ENOENT" || code === "ENOTDIR") && !own.startsWith("/proc/") ? null : path;
   }
 }
 
@@ -139,11 +152,17 @@ export function readNotifiedExec(listener: number, notification: SeccompNotifica
     const path = decoder.decode(memory.cString(arg(isExecveat ? 1 : 0), PATH_MAX));
     const argv = readArgv(memory, arg(isExecveat ? 2 : 1));
     const cwd = readlinkSync(`/proc/${pid}/cwd`);
+    // With AT_EMPTY_PATH the descriptor itself is executed (fexecve).
+    const ownDescriptor = path === "" && isExecveat && (arg(4) & AT_EMPTY_PATH) !== 0;
     let file: string;
-    if (path === "" && isExecveat && (arg(4) & AT_EMPTY_PATH) !== 0) file = baseDirectory(pid, dirfd);
+    if (ownDescriptor) file = dirfd === AT_FDCWD ? cwd : `/proc/${pid}/fd/${dirfd}`;
     else file = isAbsolute(path) ? resolve(path) : resolve(baseDirectory(pid, dirfd), path);
+    const real = realPathFor(pid, file);
+    // Executed through a descriptor, the program is judged as the file it is
+    // (`fexecve` of /usr/bin/touch is touch), where that file has a path.
+    if (real !== null && DESCRIPTOR_PATH.test(processPath(pid, file)) && !real.startsWith("/proc/")) file = real;
     if (!notificationPending(listener, notificationId)) return null;
-    return { notificationId, pid, file, real: realPathFor(pid, file), argv, cwd };
+    return { notificationId, pid, file, real, argv, cwd };
   } catch (error) {
     if (!notificationPending(listener, notificationId)) return null;
     const why = error instanceof ArgumentsTooLarge ? `its arguments are too large to check (${error.message})` : `cannot read its arguments: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;

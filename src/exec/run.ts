@@ -306,7 +306,7 @@ export async function runShellCall(call: ShellCall): Promise<ExecResult> {
       ? null
       : new CallMediation(call.hub, {
           mediate: call.mediate,
-          launch: { file: bashArgv[0] ?? "", argv: bashArgv },
+          launch: { file: call.bashPath, argv: bashArgv },
           tell: (line) => output.append(new TextEncoder().encode(`${line}\n`)),
           unavailable: call.onMediationUnavailable ?? log,
           log,

@@ -130,4 +130,25 @@ describe("exec mediation filter", () => {
     closeFd(listener);
     expect({ stdout, exitCode }).toEqual({ stdout: "inner\n", exitCode: 0 });
   });
+
+  test.each([
+    ["/proc/self/fd/N (Bash)", `exec 3</usr/bin/true; exec /proc/self/fd/3 from-bash`, "from-bash"],
+    ["fexecve, execveat with AT_EMPTY_PATH (Python)", `exec /usr/bin/python3 -c 'import os; os.execve(os.open("/usr/bin/true", os.O_RDONLY), ["true", "from-python"], {})'`, "from-python"],
+  ])("a program executed through a descriptor, %s, is judged as the file it is", async (_, script, marker) => {
+    const { listener, output } = started(script);
+    for (;;) {
+      const exec = nextExec(listener);
+      if (exec.argv.at(-1) !== marker) {
+        answer(listener, exec, "continue");
+        continue;
+      }
+      expect({ file: exec.file, real: exec.real }).toEqual({ file: "/usr/bin/true", real: "/usr/bin/true" });
+      answer(listener, exec, "refuse");
+      break;
+    }
+    const [, stderr, exitCode] = await output;
+    closeFd(listener);
+    expect(exitCode).not.toBe(0);
+    expect(stderr).toContain("Permission denied");
+  });
 });
