@@ -234,11 +234,11 @@ interface Running {
   close: () => Promise<void>;
 }
 
-async function start(side: Server, env: Record<string, string>): Promise<Running> {
+async function start(server: Server, env: Record<string, string>): Promise<Running> {
   const transport = new StdioClientTransport({
-    command: side.command,
-    args: side.args,
-    env: { ...env, ...side.env },
+    command: server.command,
+    args: server.args,
+    env: { ...env, ...server.env },
     stderr: "pipe",
   });
   let stderr = "";
@@ -249,13 +249,13 @@ async function start(side: Server, env: Record<string, string>): Promise<Running
     stderr += chunk.toString();
   });
   const pid = transport.pid;
-  if (pid === null) throw new Error(`${side.name}: the transport has no server pid`);
+  if (pid === null) throw new Error(`${server.name}: the transport has no server pid`);
   return {
     client,
     pid,
     close: async () => {
       await client.close();
-      if (stderr.length > 0) process.stderr.write(`[${side.name} stderr] ${stderr.slice(0, 2000)}\n`);
+      if (stderr.length > 0) process.stderr.write(`[${server.name} stderr] ${stderr.slice(0, 2000)}\n`);
     },
   };
 }
@@ -403,8 +403,8 @@ const FIND_DIR = "files";
 const FIND_FILES = Array.from({ length: MEDIATED_EXECS }, (_, i) => `${FIND_DIR}/f${String(i + 1).padStart(3, "0")}`);
 /**
  * The mediation servers' rules: `touch` is forbidden. Nothing timed runs it;
- * the probe runs it through `env`, which Bash does not see, so only mediation
- * can refuse it.
+ * the probe runs it through `env` (Bash itself only runs `env`), so only
+ * mediation can refuse it.
  */
 const PROBE_RULES = 'prefix_rule(pattern=["touch"], decision="forbidden")\n';
 /** The line a refused exec leaves in the call's output (the probe's command is `env touch <name>`). */
