@@ -5,7 +5,7 @@
 // figures are the interception path and nothing else. A compiled Bun
 // hello-world is timed too: it is the floor for a wrapper written in Bun.
 //
-//   bun scripts/bench.ts           (after `bun scripts/build.ts`; about 2 minutes)
+//   bun scripts/bench.ts           (after `bun scripts/build.ts`; about 3 minutes)
 //   BENCH_REPS=9 BENCH_HUGE_RUNS=5 bun scripts/bench.ts
 //
 // Prints Markdown tables of medians (BENCHMARKS.md holds a committed run).
@@ -21,9 +21,17 @@
 // wrapper (the Bun wrapper's own cost, what every exec paid before our Bash
 // spoke the protocol), and the reference's Bash with the reference's wrapper,
 // which isolates the cost of our server's side of each exec.
+//
+// Exec mediation. In a sandboxed call our server also checks the execs of
+// programs that are not Bash (seccomp user notification). Its cost is timed
+// apart, in the same repetitions: two servers of ours with no flags, the same
+// `workspace-write` sandbox and rules, one with mediation off
+// (CODEX_EXEC_DISABLE_EXEC_MEDIATION=1), run `find -exec` and `xargs` over 200
+// execs each; the added cost per exec is set against the reference's per-exec
+// interception cost of the same run.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import {
   PATCHED_BASH,
@@ -73,13 +81,21 @@ const IDLE_SETTLE_MS = 200;
 /** Targets, as multiples of the reference: per-exec interception cost, and the parallel batch. */
 const PER_EXEC_TARGET = 0.5;
 const PARALLEL_TARGET = 1.0;
+/** Target for exec mediation: the cost it adds per exec, as a multiple of the reference's per-exec interception. */
+const MEDIATION_TARGET = 0.25;
 
-interface Side {
+/** A server to start: the command line, and what it adds to the servers' environment. */
+interface Server {
   name: string;
-  /** How the configuration is shown in the tables. */
-  label: string;
   command: string;
   args: string[];
+  env?: Record<string, string>;
+}
+
+/** A configuration of the head-to-head loop. */
+interface Side extends Server {
+  /** How the configuration is shown in the tables. */
+  label: string;
   /** Every measure, or only the per-exec loop (the extra configurations). */
   full: boolean;
 }
@@ -92,9 +108,12 @@ interface Configurations {
   oursBunWrapper: Side;
   oursReferenceWrapper: Side;
   all: Side[];
+  /** Our server with no flags, exec mediation on (the default) and off: timed only on sandboxed mediated commands. */
+  mediationOn: Server;
+  mediationOff: Server;
 }
 
-/** The four configurations, with our server (and wrapper, beside it) at `server`. */
+/** The configurations, with our server (and wrapper, beside it) at `server`. */
 function configurations(server: string): Configurations {
   const wrapper = join(dirname(server), "codex-execve-wrapper");
   // No flags: the embedded Bash, and the wrapper found beside the binary (its fallback).
@@ -126,7 +145,18 @@ function configurations(server: string): Configurations {
     args: ["--bash", PATCHED_BASH, "--execve", REFERENCE_WRAPPER],
     full: false,
   };
-  return { wrapper, ours, reference, oursBunWrapper, oursReferenceWrapper, all: [ours, reference, oursBunWrapper, oursReferenceWrapper] };
+  const mediationOn: Server = { name: "ours-mediation-on", command: server, args: [] };
+  const mediationOff: Server = { name: "ours-mediation-off", command: server, args: [], env: { [MEDIATION_OFF_ENV_VAR]: "1" } };
+  return {
+    wrapper,
+    ours,
+    reference,
+    oursBunWrapper,
+    oursReferenceWrapper,
+    all: [ours, reference, oursBunWrapper, oursReferenceWrapper],
+    mediationOn,
+    mediationOff,
+  };
 }
 
 /**
@@ -186,14 +216,16 @@ function cleanEnv(): Record<string, string> {
 }
 
 /**
- * The servers' environment: a CODEX_HOME whose rules directory is empty (no
- * rule matches, so every program is a plain Run) and a private cache (where
- * our server extracts its embedded Bash).
+ * The servers' environment: a CODEX_HOME (the directory `home` in `scratch`)
+ * whose rules directory holds `rules`, empty unless said (no rule matches, so
+ * every program is a plain Run), and a private cache (where our server
+ * extracts its embedded Bash).
  */
-function serverEnv(scratch: string): Record<string, string> {
-  const home = join(scratch, "codex-home");
-  mkdirSync(join(home, "rules"), { recursive: true });
-  return { ...cleanEnv(), CODEX_HOME: home, XDG_CACHE_HOME: join(scratch, "cache") };
+function serverEnv(scratch: string, home = "codex-home", rules?: string): Record<string, string> {
+  const codexHome = join(scratch, home);
+  mkdirSync(join(codexHome, "rules"), { recursive: true });
+  if (rules !== undefined) writeFileSync(join(codexHome, "rules", "bench.rules"), rules);
+  return { ...cleanEnv(), CODEX_HOME: codexHome, XDG_CACHE_HOME: join(scratch, "cache") };
 }
 
 interface Running {
@@ -202,11 +234,11 @@ interface Running {
   close: () => Promise<void>;
 }
 
-async function start(side: Side, env: Record<string, string>): Promise<Running> {
+async function start(server: Server, env: Record<string, string>): Promise<Running> {
   const transport = new StdioClientTransport({
-    command: side.command,
-    args: side.args,
-    env,
+    command: server.command,
+    args: server.args,
+    env: { ...env, ...server.env },
     stderr: "pipe",
   });
   let stderr = "";
@@ -217,19 +249,25 @@ async function start(side: Side, env: Record<string, string>): Promise<Running> 
     stderr += chunk.toString();
   });
   const pid = transport.pid;
-  if (pid === null) throw new Error(`${side.name}: the transport has no server pid`);
+  if (pid === null) throw new Error(`${server.name}: the transport has no server pid`);
   return {
     client,
     pid,
     close: async () => {
       await client.close();
-      if (stderr.length > 0) process.stderr.write(`[${side.name} stderr] ${stderr.slice(0, 2000)}\n`);
+      if (stderr.length > 0) process.stderr.write(`[${server.name} stderr] ${stderr.slice(0, 2000)}\n`);
     },
   };
 }
 
-async function call(client: Client, command: string, timeoutMs?: number): Promise<ExecResultJson> {
-  const args = { command, workdir: "/tmp", login: false, ...(timeoutMs === undefined ? {} : { timeout_ms: timeoutMs }) };
+interface CallOptions {
+  timeoutMs?: number;
+  /** The call's working directory; /tmp unless said. */
+  workdir?: string;
+}
+
+async function call(client: Client, command: string, { timeoutMs, workdir = "/tmp" }: CallOptions = {}): Promise<ExecResultJson> {
+  const args = { command, workdir, login: false, ...(timeoutMs === undefined ? {} : { timeout_ms: timeoutMs }) };
   // The SDK's own request timeout (60 s) would cut a long call short.
   const options = timeoutMs === undefined ? undefined : { timeout: timeoutMs + 60_000 };
   const result = await client.callTool({ name: "shell", arguments: args }, undefined, options);
@@ -241,8 +279,13 @@ async function call(client: Client, command: string, timeoutMs?: number): Promis
 /** Every timed call's own limit: generous, a loaded machine must not turn a slow sample into a failed run. */
 const CALL_TIMEOUT_MS = 120_000;
 
-async function expectCall(client: Client, command: string, check: (result: ExecResultJson) => boolean): Promise<void> {
-  const result = await call(client, command, CALL_TIMEOUT_MS);
+async function expectCall(
+  client: Client,
+  command: string,
+  check: (result: ExecResultJson) => boolean,
+  workdir?: string,
+): Promise<void> {
+  const result = await call(client, command, { timeoutMs: CALL_TIMEOUT_MS, workdir });
   if (!check(result)) throw new Error(`unexpected result for \`${command}\`: ${JSON.stringify(result).slice(0, 500)}`);
 }
 
@@ -330,7 +373,7 @@ async function hugeSample(side: Side, env: Record<string, string>): Promise<Huge
     const rssBefore = procMemory(pid, "VmRSS");
     let result: ExecResultJson | undefined;
     const ms = await timed(async () => {
-      result = await call(client, HUGE_COMMAND, HUGE_TIMEOUT_MS);
+      result = await call(client, HUGE_COMMAND, { timeoutMs: HUGE_TIMEOUT_MS });
     });
     const hwm = procMemory(pid, "VmHWM");
     const { exit_code, output, timed_out } = result!;
@@ -342,6 +385,128 @@ async function hugeSample(side: Side, env: Record<string, string>): Promise<Huge
     return { ms, rssBefore, hwm, outputChars: output.length, exitCode: exit_code };
   } finally {
     await close();
+  }
+}
+
+// Exec mediation: in a sandboxed call, every exec of any program, not only
+// Bash's own, is checked against the rules (seccomp user notification). Its
+// cost is timed on programs that are not Bash and exec many times, on two
+// servers of the same binary with the same sandbox and rules, mediation on
+// (the default) and off (the switch below).
+
+const MEDIATION_OFF_ENV_VAR = "CODEX_EXEC_DISABLE_EXEC_MEDIATION";
+/** Execs of /bin/true each mediated command makes. */
+const MEDIATED_EXECS = 200;
+/** The project's subdirectory holding MEDIATED_EXECS files, for `find`. */
+const FIND_DIR = "files";
+/** The files of FIND_DIR, relative to the project, sorted. */
+const FIND_FILES = Array.from({ length: MEDIATED_EXECS }, (_, i) => `${FIND_DIR}/f${String(i + 1).padStart(3, "0")}`);
+/**
+ * The mediation servers' rules: `touch` is forbidden. Nothing timed runs it;
+ * the probe runs it through `env` (Bash itself only runs `env`), so only
+ * mediation can refuse it.
+ */
+const PROBE_RULES = 'prefix_rule(pattern=["touch"], decision="forbidden")\n';
+/** The line a refused exec leaves in the call's output (the probe's command is `env touch <name>`). */
+const PROBE_REFUSED = /refused `\S*touch /;
+/** Writable: the project (the sandbox's cwd) and /tmp; everything else read-only, no network. */
+const WORKSPACE_WRITE = {
+  type: "workspace-write",
+  writable_roots: [],
+  network_access: false,
+  exclude_tmpdir_env_var: false,
+  exclude_slash_tmp: false,
+};
+
+interface MediatedCommand {
+  key: "find" | "xargs";
+  label: string;
+  command: string;
+  /** Whether the call really made its execs. */
+  check: (result: ExecResultJson) => boolean;
+}
+type MediatedKey = MediatedCommand["key"];
+
+const MEDIATED_COMMANDS: MediatedCommand[] = [
+  {
+    key: "find",
+    label: `\`find ${FIND_DIR} -type f -exec /bin/true \\; -print\` (${MEDIATED_EXECS} files)`,
+    // `-print` after `-exec`: a file is printed only if its /bin/true ran and exited 0.
+    command: `find ${FIND_DIR} -type f -exec /bin/true \\; -print`,
+    check: (r) => r.exit_code === 0 && r.output.split("\n").filter(Boolean).sort().join("\n") === FIND_FILES.join("\n"),
+  },
+  {
+    key: "xargs",
+    // `\|`: the label goes into a Markdown table.
+    label: `\`seq ${MEDIATED_EXECS} \\| xargs -n1 /bin/true\``,
+    command: `seq ${MEDIATED_EXECS} | xargs -n1 /bin/true`,
+    // xargs exits 123 when a /bin/true failed, 126 or 127 when it could not run one.
+    check: (r) => r.exit_code === 0 && r.output === "",
+  },
+];
+
+/** A project with FIND_DIR filled, in `scratch`: the sandbox's cwd and the calls' workdir. */
+function mediationProject(scratch: string): string {
+  const project = join(scratch, "project");
+  mkdirSync(join(project, FIND_DIR), { recursive: true });
+  for (const file of FIND_FILES) writeFileSync(join(project, file), "");
+  return project;
+}
+
+/**
+ * Whether the server behind `client` mediates: `env touch <name>` under the
+ * probe rules is refused (nothing created, the refusal in the output) or runs.
+ * Judged from outside the sandbox, by the file.
+ */
+async function mediates(client: Client, project: string, name: string): Promise<boolean> {
+  const target = join(project, name);
+  const result = await call(client, `env touch ${name}`, { timeoutMs: CALL_TIMEOUT_MS, workdir: project });
+  const created = existsSync(target);
+  rmSync(target, { force: true });
+  if (created && result.exit_code === 0) return false;
+  if (!created && result.exit_code !== 0 && PROBE_REFUSED.test(result.output)) return true;
+  throw new Error(`unexpected result of the mediation probe (file created: ${created}): ${JSON.stringify(result).slice(0, 500)}`);
+}
+
+interface MediationFigures {
+  /** Whether the probe was refused by the server with mediation on (it must never be by the other). */
+  onMediates: boolean;
+  /** ms per call, each the mean of two runs. */
+  onMs: Record<MediatedKey, number>;
+  offMs: Record<MediatedKey, number>;
+}
+
+/**
+ * One repetition of the mediation measure: both servers fresh and alive at
+ * once, the probe and each command once untimed on each, then each command
+ * timed in the order A B B A, A being the server `first`, so that a drift in
+ * load hits both alike.
+ */
+async function mediationSample(on: Server, off: Server, env: Record<string, string>, project: string, first: Server): Promise<MediationFigures> {
+  const order = first === on ? [on, off] : [off, on];
+  const running = new Map<Server, Running>();
+  try {
+    for (const server of order) {
+      const started = await start(server, env);
+      running.set(server, started);
+      await setSandbox(started.client, WORKSPACE_WRITE, project);
+    }
+    const clientOf = (server: Server) => running.get(server)!.client;
+    const onMediates = await mediates(clientOf(on), project, "probe-on");
+    if (await mediates(clientOf(off), project, "probe-off")) throw new Error(`${off.name}: mediates with ${MEDIATION_OFF_ENV_VAR}=1`);
+    for (const { command, check } of MEDIATED_COMMANDS) for (const server of order) await expectCall(clientOf(server), command, check, project);
+    const times = new Map<Server, Record<MediatedKey, number>>([
+      [on, { find: 0, xargs: 0 }],
+      [off, { find: 0, xargs: 0 }],
+    ]);
+    for (const { key, command, check } of MEDIATED_COMMANDS) {
+      for (const server of [...order, ...order.toReversed()]) {
+        times.get(server)![key] += (await timed(() => expectCall(clientOf(server), command, check, project))) / 2;
+      }
+    }
+    return { onMediates, onMs: times.get(on)!, offMs: times.get(off)! };
+  } finally {
+    for (const { close } of running.values()) await close();
   }
 }
 
@@ -426,7 +591,9 @@ async function main(): Promise<void> {
   try {
     const env = serverEnv(scratch);
     const builtAt = statSync(SERVER_BINARY).mtime.toISOString();
-    const { wrapper, ours, reference, oursBunWrapper, oursReferenceWrapper, all } = configurations(snapshotBinary(scratch));
+    const { wrapper, ours, reference, oursBunWrapper, oursReferenceWrapper, all, mediationOn, mediationOff } = configurations(snapshotBinary(scratch));
+    const mediationEnv = serverEnv(scratch, "codex-home-mediation", PROBE_RULES);
+    const project = mediationProject(scratch);
     const bashEnv = cleanEnv();
     const hello = await compileBun(scratch, "hello", HELLO_SOURCE);
     const bunExecv = await compileBun(scratch, "bun-execv", EXECV_SOURCE);
@@ -450,6 +617,9 @@ async function main(): Promise<void> {
       { key: "referenceWrapper", argv: [REFERENCE_WRAPPER], exit: 2 },
     ];
     const startTimes = new Map<string, number[]>(starts.map(({ key }) => [key, []]));
+    const mediation: MediationFigures[] = [];
+    /** The mediation measure's share of the whole run, warm-up included. */
+    let mediationSeconds = 0;
     // Repetition 0 is the warm-up (page cache, JIT) and is dropped. The
     // order of the configurations rotates so that drift in machine load
     // hits all alike.
@@ -459,6 +629,11 @@ async function main(): Promise<void> {
         const figures = await sample(side, env);
         if (rep > 0) samples.get(side.name)!.push(figures);
       }
+      let mediationFigures: MediationFigures | undefined;
+      mediationSeconds += (await timed(async () => {
+        mediationFigures = await mediationSample(mediationOn, mediationOff, mediationEnv, project, rep % 2 === 0 ? mediationOn : mediationOff);
+      })) / 1000;
+      if (rep > 0) mediation.push(mediationFigures!);
       // The servers just closed may still be exiting: let them, before timing small things.
       await sleep(SETTLE_AFTER_SERVERS_MS);
       // Cheap next to a server's loop, so a few each time: the per-exec cost is a difference.
@@ -534,7 +709,8 @@ async function main(): Promise<void> {
     const bunExecvFloor = bunExecvMs - trueMs;
     // The spread over the repetitions (each sample's per-exec cost against the plain loop's median).
     const sampled = (side: Side, key: Measure) => samples.get(side.name)!.flatMap((figures) => (figures[key] === undefined ? [] : [figures[key]]));
-    const range = (values: number[]) => (values.length === 0 ? "n/a" : `${fmt(Math.min(...values))}–${fmt(Math.max(...values))}`);
+    const range = (values: number[], format = fmt) =>
+      values.length === 0 ? "n/a" : `${format(Math.min(...values))}–${format(Math.max(...values))}`;
     const perExecSamples = (side: Side) => sampled(side, "loopMs").map((ms) => (ms - plainLoopMs(bashOf(side))) / LOOP_EXECS);
     const spreadRows = [
       ["warm trivial call", range(sampled(ours, "trivialMs")), range(sampled(reference, "trivialMs"))],
@@ -545,6 +721,58 @@ async function main(): Promise<void> {
     const perExecRatio = perExec(ours) / perExec(reference);
     const parallelRatio = pick(ours, "parallelMs") / pick(reference, "parallelMs");
     const met = (ok: boolean) => (ok ? "met" : "NOT met");
+
+    // Exec mediation: the cost it adds per exec of a program that is not
+    // Bash, against the reference's per-exec interception in this run (each
+    // repetition against the same repetition's reference sample).
+    const referencePerExec = perExec(reference);
+    const referencePerExecByRep = perExecSamples(reference);
+    const mediatedReps = mediation.filter((figures) => figures.onMediates).length;
+    if (mediatedReps > 0 && mediatedReps < mediation.length) {
+      throw new Error(`the server with exec mediation on refused the probe in only ${mediatedReps} of ${mediation.length} repetitions`);
+    }
+    const mediationActive = mediation.length > 0 && mediatedReps === mediation.length;
+    const mediationRows = MEDIATED_COMMANDS.map(({ key, label }) => {
+      const offMs = median(mediation.map((figures) => figures.offMs[key]));
+      const onMs = median(mediation.map((figures) => figures.onMs[key]));
+      const added = (onMs - offMs) / MEDIATED_EXECS;
+      const addedByRep = mediation.map((figures) => (figures.onMs[key] - figures.offMs[key]) / MEDIATED_EXECS);
+      const ratioByRep = addedByRep.map((cost, i) => cost / referencePerExecByRep[i]!);
+      return { key, label, offMs, onMs, added, addedByRep, ratio: added / referencePerExec, ratioByRep };
+    });
+    const twoDigits = (value: number) => value.toFixed(2);
+    const mediationLines = [
+      "### Exec mediation",
+      "",
+      `A program that is not Bash execs \`/bin/true\` ${MEDIATED_EXECS} times in one call. Our server with no flags, sandbox \`workspace-write\` (cwd: a scratch project), rules forbidding \`touch\` only; ` +
+        `exec mediation on (the default) against off (\`${MEDIATION_OFF_ENV_VAR}=1\`), both servers fresh in each repetition, the calls in the order A B B A (A alternating between repetitions). ` +
+        (mediationActive
+          ? "The probe (`env touch`, forbidden) was refused by the server with mediation on in every repetition and ran on the other."
+          : "**The server with mediation on did not mediate** (the probe `env touch`, forbidden, ran): a binary without exec mediation, or a kernel without seccomp user notification; the figures below are noise around 0."),
+      "",
+      `| ${MEDIATED_EXECS} execs by a program that is not Bash | off (ms) | on (ms) | added per exec (ms): (on − off) ÷ ${MEDIATED_EXECS} | its spread (min–max over the ${REPS} repetitions) | ÷ the reference's per-exec interception (${fmt(referencePerExec)} ms) | each repetition's ratio: median (min–max) |`,
+      "|---|---:|---:|---:|---:|---:|---:|",
+      ...mediationRows.map(
+        (row) =>
+          `| ${row.label} | ${fmt(row.offMs)} | ${fmt(row.onMs)} | ${fmt(row.added)} | ${range(row.addedByRep)} | **${twoDigits(row.ratio)}** | ${twoDigits(median(row.ratioByRep))} (${range(row.ratioByRep, twoDigits)}) |`,
+      ),
+      "",
+      `| repetition | ${mediationRows.map(({ key }) => `${key}: added per exec (ms) | ratio`).join(" | ")} | the reference's per-exec interception (ms) |`,
+      `|---:|${mediationRows.map(() => "---:|---:|").join("")}---:|`,
+      ...mediation.map(
+        (_, i) =>
+          `| ${i + 1} | ${mediationRows.map((row) => `${fmt(row.addedByRep[i]!)} | ${twoDigits(row.ratioByRep[i]!)}`).join(" | ")} | ${fmt(referencePerExecByRep[i]!)} |`,
+      ),
+      "",
+      `Target: added cost per exec ÷ the reference's per-exec interception ≤ ${MEDIATION_TARGET}: ` +
+        mediationRows
+          .map(
+            (row) =>
+              `${row.key} **${twoDigits(row.ratio)}** (${mediationActive ? met(row.ratio <= MEDIATION_TARGET) : "not measured"}; median of the repetitions' own ratios ${twoDigits(median(row.ratioByRep))})`,
+          )
+          .join(", ") +
+        `. This section took ${mediationSeconds.toFixed(1)} s of the run.`,
+    ];
 
     const lines = [
       `Medians over ${REPS} repetitions after a warm-up (1 GB call: ${HUGE_RUNS} runs); sandbox \`danger-full-access\`, \`login: false\`, each server fresh per repetition.`,
@@ -592,6 +820,9 @@ async function main(): Promise<void> {
       `Targets: per-exec interception cost ours/reference **${perExecRatio.toFixed(2)}** (≤ ${PER_EXEC_TARGET}: ${met(perExecRatio <= PER_EXEC_TARGET)}); ` +
         `${PARALLEL_CALLS} parallel calls ours/reference **${parallelRatio.toFixed(2)}** (≤ ${PARALLEL_TARGET}: ${met(parallelRatio <= PARALLEL_TARGET)}). ` +
         `Our Bun wrapper per exec / the reference's: ${(perExec(oursBunWrapper) / perExec(reference)).toFixed(2)}; its floor (FFI + \`execv\` program) ${fmt(bunExecvFloor)} ms.`,
+      "",
+      ...mediationLines,
+      "",
       `Whole run: ${((performance.now() - began) / 1000).toFixed(1)} s.`,
     ];
     console.log(lines.join("\n"));
