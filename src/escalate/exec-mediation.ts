@@ -6,7 +6,7 @@
 // mediator (the rules, perhaps a human). Everything but the answer is off the
 // event loop; nothing here waits.
 import { answerNotification, type NotificationVerdict } from "../ffi/seccomp-notify.ts";
-import type { NotifiedExec } from "./exec-target.ts";
+import type { ExecToJudge } from "./exec-target.ts";
 import type { SocketHub } from "./socket-hub.ts";
 import type { WorkerReport } from "./socket-worker-protocol.ts";
 
@@ -104,7 +104,7 @@ export class CallExecMediation {
     void this.judge(report.exec).then((verdict) => this.answer(report.exec, verdict));
   }
 
-  private async judge(notified: NotifiedExec): Promise<NotificationVerdict> {
+  private async judge(notified: ExecToJudge): Promise<NotificationVerdict> {
     if ("unreadable" in notified) return this.refuse(null, `cannot check an exec by process ${notified.pid}: ${notified.unreadable}`);
     const { real } = notified;
     // No such file: the kernel fails it (ENOENT and the like) with nothing run.
@@ -139,7 +139,7 @@ export class CallExecMediation {
     return "refuse";
   }
 
-  private answer(notified: NotifiedExec, verdict: NotificationVerdict): void {
+  private answer(notified: ExecToJudge, verdict: NotificationVerdict): void {
     const listener = this.hub.fdOf(this.watchId);
     // The call ended meanwhile: the listener's close already failed the exec.
     if (listener === undefined) return;

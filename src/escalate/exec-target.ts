@@ -10,9 +10,12 @@ import { EXEC_SYSCALLS, type SeccompArch } from "../ffi/seccomp.ts";
 import { notificationPending, type SeccompNotification } from "../ffi/seccomp-notify.ts";
 
 /** An exec the server must judge, or one whose arguments could not be read (refused). */
-export type NotifiedExec =
+export type ExecToJudge =
   | { notificationId: bigint; pid: number; file: string; real: string | null; argv: string[]; cwd: string }
   | { notificationId: bigint; pid: number; unreadable: string };
+
+/** What a notification asks, or that `allowedOnItsName` let it through (not described further). */
+export type NotifiedExec = ExecToJudge | { notificationId: bigint; pid: number; allowed: true };
 
 const AT_FDCWD = -100;
 const AT_EMPTY_PATH = 0x1000;
@@ -131,8 +134,15 @@ function baseDirectory(pid: number, dirfd: number): string {
 /**
  * Reads the exec `notification` stands for. Null when its process is gone (or
  * its pid reused) by the time the reading is done: nothing to answer then.
+ * `allowedOnItsName(file)` true: the exec is allowed whatever it is, so its
+ * cwd and real path are not looked up.
  */
-export function readNotifiedExec(listener: number, notification: SeccompNotification, arch: SeccompArch): NotifiedExec | null {
+export function readNotifiedExec(
+  listener: number,
+  notification: SeccompNotification,
+  arch: SeccompArch,
+  allowedOnItsName: (file: string) => boolean = () => false,
+): NotifiedExec | null {
   const { id: notificationId, pid, nr, args } = notification;
   const arg = (i: number): number => Number(args[i] ?? 0n);
   let fd: number;
@@ -151,16 +161,18 @@ export function readNotifiedExec(listener: number, notification: SeccompNotifica
     const dirfd = isExecveat ? Number(BigInt.asIntN(32, args[0] ?? 0n)) : AT_FDCWD;
     const path = decoder.decode(memory.cString(arg(isExecveat ? 1 : 0), PATH_MAX));
     const argv = readArgv(memory, arg(isExecveat ? 2 : 1));
-    const cwd = readlinkSync(`/proc/${pid}/cwd`);
     // With AT_EMPTY_PATH the descriptor itself is executed (fexecve).
     const ownDescriptor = path === "" && isExecveat && (arg(4) & AT_EMPTY_PATH) !== 0;
     let file: string;
-    if (ownDescriptor) file = dirfd === AT_FDCWD ? cwd : `/proc/${pid}/fd/${dirfd}`;
+    if (ownDescriptor) file = `/proc/${pid}/${dirfd === AT_FDCWD ? "cwd" : `fd/${dirfd}`}`;
     else file = isAbsolute(path) ? resolve(path) : resolve(baseDirectory(pid, dirfd), path);
+    const throughDescriptor = DESCRIPTOR_PATH.test(processPath(pid, file));
+    if (!throughDescriptor && allowedOnItsName(file)) return notificationPending(listener, notificationId) ? { notificationId, pid, allowed: true } : null;
     const real = realPathFor(pid, file);
     // Executed through a descriptor, the program is judged as the file it is
     // (`fexecve` of /usr/bin/touch is touch), where that file has a path.
-    if (real !== null && DESCRIPTOR_PATH.test(processPath(pid, file)) && !real.startsWith("/proc/")) file = real;
+    if (real !== null && throughDescriptor && !real.startsWith("/proc/")) file = real;
+    const cwd = readlinkSync(`/proc/${pid}/cwd`);
     if (!notificationPending(listener, notificationId)) return null;
     return { notificationId, pid, file, real, argv, cwd };
   } catch (error) {

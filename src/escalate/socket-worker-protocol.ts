@@ -8,7 +8,7 @@
 // Ids (never reused) tie every report to one watch, so a report about a closed
 // descriptor whose number the kernel has since handed out again is ignored.
 
-import type { NotifiedExec } from "./exec-target.ts";
+import type { ExecToJudge } from "./exec-target.ts";
 
 export const WorkerCommand = {
   /** Watch a datagram socket for handshakes. */
@@ -62,7 +62,7 @@ export function decodeCommands(bytes: Uint8Array): DecodedCommand[] {
 export type WorkerReport =
   | { kind: "data"; id: number; bytes: Uint8Array; fds: number[]; truncated: boolean }
   | { kind: "ready"; id: number }
-  | { kind: "exec"; id: number; exec: NotifiedExec }
+  | { kind: "exec"; id: number; exec: ExecToJudge }
   | { kind: "closed"; id: number }
   | { kind: "failed"; id: number; error: string };
 

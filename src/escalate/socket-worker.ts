@@ -107,12 +107,13 @@ function serve(setup: WorkerSetup): void {
         return;
       }
       const notification = receiveNotification(fd);
-      const exec = notification === null ? null : readNotifiedExec(fd, notification, seccompArch());
+      // Most execs: no rule could say anything but allow, so the main thread need not be asked.
+      const allowedOnItsName = (file: string) => watch.launchReported && restricted !== null && allowedWhateverTheArguments(file, restricted);
+      const exec = notification === null ? null : readNotifiedExec(fd, notification, seccompArch(), allowedOnItsName);
       watch.armed = true;
       // Its process died meanwhile: nothing to answer.
       if (exec === null) return;
-      // Most execs: no rule could say anything but allow, so no need to ask the main thread.
-      if (watch.launchReported && restricted !== null && "file" in exec && allowedWhateverTheArguments(exec.file, restricted)) {
+      if ("allowed" in exec) {
         answerNotification(fd, exec.notificationId, "continue");
         return;
       }

@@ -44,7 +44,7 @@ function nextExec(listener: number): Extract<NotifiedExec, { file: string }> {
     if (notification === null) continue;
     const exec = readNotifiedExec(listener, notification, seccompArch());
     if (exec === null) continue;
-    if (!("file" in exec)) throw new Error(`unreadable exec: ${exec.unreadable}`);
+    if (!("file" in exec)) throw new Error(`not an exec to judge: ${JSON.stringify(exec, (_, value: unknown) => (typeof value === "bigint" ? String(value) : value))}`);
     return exec;
   }
 }
@@ -150,5 +150,24 @@ describe("exec mediation filter", () => {
     closeFd(listener);
     expect(exitCode).not.toBe(0);
     expect(stderr).toContain("Permission denied");
+  });
+
+  test("an exec let through on its name is not described further; one through a descriptor is always resolved first", async () => {
+    const { listener, output } = started(`/bin/true; exec 3</usr/bin/true; exec /proc/self/fd/3 last`);
+    answer(listener, nextExec(listener), "continue");
+    const read = () => {
+      expect(pollReadable([listener], WAIT_MS)).not.toEqual([]);
+      const notification = receiveNotification(listener);
+      if (notification === null) throw new Error("the process died");
+      return readNotifiedExec(listener, notification, seccompArch(), (file) => file === "/bin/true" || file === "/proc/self/fd/3");
+    };
+    const plain = read();
+    expect(plain).toMatchObject({ allowed: true });
+    answerNotification(listener, plain!.notificationId, "continue");
+    const throughDescriptor = read();
+    expect(throughDescriptor).toMatchObject({ file: "/usr/bin/true", argv: ["/proc/self/fd/3", "last"] });
+    answerNotification(listener, throughDescriptor!.notificationId, "continue");
+    expect((await output)[2]).toBe(0);
+    closeFd(listener);
   });
 });
