@@ -135,7 +135,7 @@ function baseDirectory(pid: number, dirfd: number): string {
  * Reads the exec `notification` stands for. Null when its process is gone (or
  * its pid reused) by the time the reading is done: nothing to answer then.
  * `allowedOnItsName(file)` true: the exec is allowed whatever it is, so its
- * cwd and real path are not looked up.
+ * argv, cwd and real path are not read.
  */
 export function readNotifiedExec(
   listener: number,
@@ -160,7 +160,6 @@ export function readNotifiedExec(
     // dirfd is an int: its low 32 bits, sign included.
     const dirfd = isExecveat ? Number(BigInt.asIntN(32, args[0] ?? 0n)) : AT_FDCWD;
     const path = decoder.decode(memory.cString(arg(isExecveat ? 1 : 0), PATH_MAX));
-    const argv = readArgv(memory, arg(isExecveat ? 2 : 1));
     // With AT_EMPTY_PATH the descriptor itself is executed (fexecve).
     const ownDescriptor = path === "" && isExecveat && (arg(4) & AT_EMPTY_PATH) !== 0;
     let file: string;
@@ -168,6 +167,7 @@ export function readNotifiedExec(
     else file = isAbsolute(path) ? resolve(path) : resolve(baseDirectory(pid, dirfd), path);
     const throughDescriptor = DESCRIPTOR_PATH.test(processPath(pid, file));
     if (!throughDescriptor && allowedOnItsName(file)) return notificationPending(listener, notificationId) ? { notificationId, pid, allowed: true } : null;
+    const argv = readArgv(memory, arg(isExecveat ? 2 : 1));
     const real = realPathFor(pid, file);
     // Executed through a descriptor, the program is judged as the file it is
     // (`fexecve` of /usr/bin/touch is touch), where that file has a path.
