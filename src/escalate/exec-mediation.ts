@@ -26,22 +26,39 @@ export type MediationVerdict = { kind: "continue" } | { kind: "refuse"; reason: 
 /** Judges one exec; must not throw for a verdict (a throw refuses the exec). */
 export type ExecMediator = (exec: MediatedExec) => Promise<MediationVerdict>;
 
+/**
+ * How much of what it remembers one call may hold: a process that asks
+ * without exec'ing, or a loop of distinct refusals, must not fill the server.
+ */
+const MAX_REMEMBERED = 1024;
+const MAX_REMEMBERED_BYTES = 4 * 1024 * 1024;
+
+function argvBytes(argv: readonly string[]): number {
+  return argv.reduce((total, arg) => total + arg.length + 1, 0);
+}
+
 /** Bash's execs the server already decided to run in place, by process, awaiting their execve. */
 export class DecidedExecs {
-  /** A process that asks without exec'ing must not make this grow without end. */
-  private static readonly MAX_ENTRIES = 1024;
-  private readonly entries: { pid: number; file: string; argv: readonly string[] }[] = [];
+  private readonly entries: { pid: number; file: string; argv: readonly string[]; bytes: number }[] = [];
+  private bytes = 0;
+
+  /** `reachesJudgement(file)`: whether an exec of `file` will be judged here at all (others never look). */
+  constructor(private readonly reachesJudgement: (file: string) => boolean = () => true) {}
 
   record(pid: number, file: string, argv: readonly string[]): void {
-    if (this.entries.length >= DecidedExecs.MAX_ENTRIES) this.entries.shift();
-    this.entries.push({ pid, file, argv });
+    if (!this.reachesJudgement(file)) return;
+    const bytes = file.length + argvBytes(argv);
+    if (bytes > MAX_REMEMBERED_BYTES) return;
+    this.entries.push({ pid, file, argv, bytes });
+    this.bytes += bytes;
+    while (this.entries.length > MAX_REMEMBERED || this.bytes > MAX_REMEMBERED_BYTES) this.bytes -= this.entries.shift()?.bytes ?? 0;
   }
 
   /** True, once, when `pid` was decided to run exactly this `file` and `argv`. */
   take(pid: number, file: string, argv: readonly string[]): boolean {
     const index = this.entries.findIndex((entry) => entry.pid === pid && entry.file === file && sameArgv(entry.argv, argv));
     if (index === -1) return false;
-    this.entries.splice(index, 1);
+    this.bytes -= this.entries.splice(index, 1)[0]?.bytes ?? 0;
     return true;
   }
 }
@@ -50,7 +67,26 @@ function sameArgv(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((arg, i) => arg === b[i]);
 }
 
-const MAX_REMEMBERED_REFUSALS = 1024;
+/** A map of at most MAX_REMEMBERED keys of MAX_REMEMBERED_BYTES in all, the oldest forgotten first. */
+export class BoundedMemory<T> {
+  private readonly entries = new Map<string, T>();
+  private bytes = 0;
+
+  get(key: string): T | undefined {
+    return this.entries.get(key);
+  }
+
+  set(key: string, value: T): void {
+    if (key.length > MAX_REMEMBERED_BYTES || this.entries.has(key)) return;
+    this.entries.set(key, value);
+    this.bytes += key.length;
+    for (const oldest of this.entries.keys()) {
+      if (this.entries.size <= MAX_REMEMBERED && this.bytes <= MAX_REMEMBERED_BYTES) break;
+      this.entries.delete(oldest);
+      this.bytes -= oldest.length;
+    }
+  }
+}
 
 export interface CallExecMediationOptions {
   mediate: ExecMediator;
@@ -71,7 +107,7 @@ export class CallExecMediation {
    * execvp tries each PATH entry after an EACCES, and /bin/touch after
    * /usr/bin/touch is the same question, which a human already answered.
    */
-  private readonly refused = new Map<string, string>();
+  private readonly refused = new BoundedMemory<string>();
 
   /** Takes `listener` (the hub owns it from now on, and closes it with the call). */
   constructor(
@@ -105,14 +141,15 @@ export class CallExecMediation {
   }
 
   private async judge(notified: ExecToJudge): Promise<NotificationVerdict> {
+    const first = !this.launched;
+    this.launched = true;
     if ("unreadable" in notified) return this.refuse(null, `cannot check an exec by process ${notified.pid}: ${notified.unreadable}`);
     const { real } = notified;
     // No such file: the kernel fails it (ENOENT and the like) with nothing run.
-    if (real === null && this.launched) return "continue";
+    if (real === null && !first) return "continue";
     const exec: MediatedExec = { file: notified.file, real: real ?? notified.file, argv: notified.argv, workdir: notified.cwd };
-    if (!this.launched) {
+    if (first) {
       // Nothing else runs under the filter before the launcher's own exec.
-      this.launched = true;
       const { launch } = this.options;
       if (exec.file === launch.file && sameArgv(exec.argv, launch.argv)) return "continue";
       return this.refuse(exec, `the first exec was not the sandbox's launch of ${launch.file}`);
@@ -128,8 +165,6 @@ export class CallExecMediation {
       verdict = { kind: "refuse", reason: `policy evaluation failed: ${(error as Error).message}` };
     }
     if (verdict.kind === "continue") return "continue";
-    // Bounded: a call that execs endless distinct commands must not fill the server.
-    if (this.refused.size >= MAX_REMEMBERED_REFUSALS) this.refused.delete(this.refused.keys().next().value ?? "");
     this.refused.set(key, verdict.reason);
     return this.refuse(exec, verdict.reason);
   }

@@ -2,6 +2,7 @@
 // started on first use. Callers register a descriptor with a listener and get
 // an id; reports for that id reach the listener until it is closed.
 import { closeFd, writeAll } from "../ffi/socket.ts";
+import { allowedWhateverTheArguments } from "../policy/evaluate.ts";
 import { makePipe } from "../ffi/poll.ts";
 import { encodeCommand, WorkerCommand, type WatchKind, type WorkerReport, type WorkerSetup } from "./socket-worker-protocol.ts";
 
@@ -25,7 +26,16 @@ export class SocketHub {
   private nextId = 1;
   private readonly listeners = new Map<number, { fd: number; listener: ReportListener }>();
 
-  constructor(private readonly options: SocketHubOptions = {}) {}
+  private readonly restricted: ReadonlySet<string> | null;
+
+  constructor(private readonly options: SocketHubOptions = {}) {
+    this.restricted = options.restrictedPrograms === undefined || options.restrictedPrograms === null ? null : new Set(options.restrictedPrograms);
+  }
+
+  /** Whether the worker answers an exec of `file` itself, never reporting it (WorkerSetup.restrictedPrograms). */
+  letsThroughOnItsName(file: string): boolean {
+    return this.restricted !== null && allowedWhateverTheArguments(file, this.restricted);
+  }
 
   /** Starts watching `fd`; from now on the hub owns it. Returns the watch id. */
   watch(fd: number, kind: WatchKind, listener: ReportListener): number {

@@ -2,7 +2,7 @@
 // seccomp listener over (launcher-args.ts), the judging of every exec
 // (escalate/exec-mediation.ts), and the refusals, each told once in the
 // call's output next to the program's own error.
-import { CallExecMediation, DecidedExecs, type ExecMediator, type MediatedExec } from "../escalate/exec-mediation.ts";
+import { BoundedMemory, CallExecMediation, DecidedExecs, type ExecMediator, type MediatedExec } from "../escalate/exec-mediation.ts";
 import type { SocketHub } from "../escalate/socket-hub.ts";
 import { closeFd, socketPair, SOCK_SEQPACKET } from "../ffi/socket.ts";
 import { renderCommand } from "../policy/shlex.ts";
@@ -26,16 +26,18 @@ export class CallMediation {
   /** The launcher's end of the hand-over socket: the child inherits it; close it here once spawned. */
   readonly childFd: number;
   /** Bash's execs already decided `run` over the escalation protocol (CallEscalation fills it). */
-  readonly decided = new DecidedExecs();
+  readonly decided: DecidedExecs;
   private readonly handOverId: number;
   private mediation: CallExecMediation | null = null;
   private closed = false;
-  private readonly told = new Set<string>();
+  private readonly told = new BoundedMemory<true>();
 
   constructor(
     private readonly hub: SocketHub,
     private readonly options: CallMediationOptions,
   ) {
+    // Execs the socket worker lets through on their name never reach the decided list.
+    this.decided = new DecidedExecs((file) => !hub.letsThroughOnItsName(file));
     const [serverEnd, launcherEnd] = socketPair(SOCK_SEQPACKET);
     this.childFd = launcherEnd;
     this.handOverId = hub.watch(serverEnd, "session", (report) => {
@@ -74,8 +76,8 @@ export class CallMediation {
   /** One line per distinct refusal: a loop refused a thousand times says so once. */
   private tellRefused(exec: MediatedExec | null, reason: string): void {
     const line = exec === null ? `${OUTPUT_PREFIX}: refused an exec: ${reason}` : `${OUTPUT_PREFIX}: refused \`${renderCommand(exec.real, exec.argv)}\`: ${reason}`;
-    if (this.told.has(line)) return;
-    this.told.add(line);
+    if (this.told.get(line) !== undefined) return;
+    this.told.set(line, true);
     this.options.tell(line);
   }
 }
