@@ -1,11 +1,11 @@
 // Exec mediation under stress, through the real server: a flood of execs in
-// one call, a process that dies while its exec waits for a human, and the
-// start-up warning where mediation is off. The routes themselves are in
-// exec-mediation.test.ts.
+// one call, a process that dies while its exec waits for a human, the
+// start-up warning where mediation is off, and the heuristics with no rule.
+// The routes themselves are in exec-mediation.test.ts.
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ElicitRequestSchema, type ElicitResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect, isolatedEnv, processesWith, setSandbox, shell, tempDir, waitUntil } from "../support.ts";
 
@@ -88,5 +88,24 @@ describe("exec mediation under stress", () => {
     expect(warnings.length).toBe(1);
     expect(warnings[0]).toContain("CODEX_EXEC_DISABLE_EXEC_MEDIATION=1");
     expect(warnings[0]).toContain("rules only bind the programs Bash starts itself");
+  });
+});
+
+describe("the heuristics apply to every program's execs, as to Bash's", () => {
+  test("`xargs rm -rf` with no rule at all: the human is asked about rm, and a decline keeps the directory", async () => {
+    const asked: string[] = [];
+    const client = await connect({ env: isolatedEnv() });
+    clients.push(client);
+    client.setRequestHandler(ElicitRequestSchema, (request) => {
+      asked.push(request.params.message);
+      return { action: "decline" };
+    });
+    const project = tempDir("codex-exec-heuristics-");
+    mkdirSync(join(project, "keep"));
+    await setSandbox(client, WORKSPACE_WRITE, project);
+    const result = await shell(client, { command: "xargs rm -rf <<< keep", workdir: project });
+    expect(asked).toEqual([`Allow agent to run \`${realpathSync(Bun.which("rm")!)} -rf keep\` in \`${project}\`?`]);
+    expect(existsSync(join(project, "keep"))).toBe(true);
+    expect(result.output).toContain(`codex-exec-mcp: refused \`${realpathSync(Bun.which("rm")!)} -rf keep\`: User declined execution`);
   });
 });
