@@ -3,7 +3,9 @@
 // (an elicitation, approval.ts), and escalation
 // safety: a program the sandboxed side could have written, swapped or
 // configured never runs outside the sandbox, and one that does runs with
-// the argv[0] the rules matched and a trusted environment.
+// the argv[0] the rules matched and a trusted environment. The same rules and
+// questions judge execs by any other program of a confined call (exec
+// mediation), which always stay inside.
 import { realpathSync } from "node:fs";
 import type { ExecMediator, MediatedExec, MediationVerdict } from "../escalate/exec-mediation.ts";
 import type { ExecRequest } from "../escalate/protocol.ts";
