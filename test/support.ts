@@ -139,3 +139,30 @@ export async function waitUntil(condition: () => boolean, timeoutMs: number): Pr
   }
   return true;
 }
+
+/**
+ * A TCP listener on the loopback, outside every sandbox: it counts the
+ * connections that reach it, greets each with `hello`, and closes it.
+ */
+export function countingListener(): { port: number; readonly accepted: number; stop: () => void } {
+  let accepted = 0;
+  const listener = Bun.listen<undefined>({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open(socket) {
+        accepted++;
+        socket.write("hello\n");
+        socket.end();
+      },
+      data() {},
+    },
+  });
+  return {
+    port: listener.port,
+    get accepted() {
+      return accepted;
+    },
+    stop: () => listener.stop(true),
+  };
+}

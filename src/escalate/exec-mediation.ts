@@ -76,6 +76,10 @@ export class BoundedMemory<T> {
     return this.entries.get(key);
   }
 
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
   set(key: string, value: T): void {
     if (key.length > MAX_REMEMBERED_BYTES || this.entries.has(key)) return;
     this.entries.set(key, value);

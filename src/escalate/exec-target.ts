@@ -126,11 +126,6 @@ function realPathFor(pid: number, path: string): string | null {
   }
 }
 
-/** The directory a relative path starts from: the cwd, or the directory behind `dirfd`. */
-function baseDirectory(pid: number, dirfd: number): string {
-  return readlinkSync(dirfd === AT_FDCWD ? `/proc/${pid}/cwd` : `/proc/${pid}/fd/${dirfd}`);
-}
-
 /**
  * Reads the exec `notification` stands for. Null when its process is gone (or
  * its pid reused) by the time the reading is done: nothing to answer then.
@@ -145,6 +140,9 @@ export function readNotifiedExec(
 ): NotifiedExec | null {
   const { id: notificationId, pid, nr, args } = notification;
   const arg = (i: number): number => Number(args[i] ?? 0n);
+  let knownCwd: string | undefined;
+  // Read once, and only when needed: a relative path, or an exec the main thread judges.
+  const processCwd = (): string => (knownCwd ??= readlinkSync(`/proc/${pid}/cwd`));
   let fd: number;
   try {
     fd = openSync(`/proc/${pid}/mem`, "r");
@@ -164,7 +162,8 @@ export function readNotifiedExec(
     const ownDescriptor = path === "" && isExecveat && (arg(4) & AT_EMPTY_PATH) !== 0;
     let file: string;
     if (ownDescriptor) file = `/proc/${pid}/${dirfd === AT_FDCWD ? "cwd" : `fd/${dirfd}`}`;
-    else file = isAbsolute(path) ? resolve(path) : resolve(baseDirectory(pid, dirfd), path);
+    // A relative path starts from the cwd, or from the directory behind `dirfd`.
+    else file = isAbsolute(path) ? resolve(path) : resolve(dirfd === AT_FDCWD ? processCwd() : readlinkSync(`/proc/${pid}/fd/${dirfd}`), path);
     const throughDescriptor = DESCRIPTOR_PATH.test(processPath(pid, file));
     if (!throughDescriptor && allowedOnItsName(file)) return notificationPending(listener, notificationId) ? { notificationId, pid, allowed: true } : null;
     const argv = readArgv(memory, arg(isExecveat ? 2 : 1));
@@ -172,7 +171,7 @@ export function readNotifiedExec(
     // Executed through a descriptor, the program is judged as the file it is
     // (`fexecve` of /usr/bin/touch is touch), where that file has a path.
     if (real !== null && throughDescriptor && !real.startsWith("/proc/")) file = real;
-    const cwd = readlinkSync(`/proc/${pid}/cwd`);
+    const cwd = processCwd();
     if (!notificationPending(listener, notificationId)) return null;
     return { notificationId, pid, file, real, argv, cwd };
   } catch (error) {

@@ -30,7 +30,7 @@ export class CallMediation {
   private readonly handOverId: number;
   private mediation: CallExecMediation | null = null;
   private closed = false;
-  private readonly told = new BoundedMemory<true>();
+  private readonly told = new BoundedMemory<null>();
 
   constructor(
     private readonly hub: SocketHub,
@@ -76,8 +76,8 @@ export class CallMediation {
   /** One line per distinct refusal: a loop refused a thousand times says so once. */
   private tellRefused(exec: MediatedExec | null, reason: string): void {
     const line = exec === null ? `${OUTPUT_PREFIX}: refused an exec: ${reason}` : `${OUTPUT_PREFIX}: refused \`${renderCommand(exec.real, exec.argv)}\`: ${reason}`;
-    if (this.told.get(line) !== undefined) return;
-    this.told.set(line, true);
+    if (this.told.has(line)) return;
+    this.told.set(line, null);
     this.options.tell(line);
   }
 }

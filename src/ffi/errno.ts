@@ -37,6 +37,8 @@ export const ENOENT = 2;
 export const EINTR = 4;
 export const EAGAIN = 11;
 export const EACCES = 13;
+export const EBUSY = 16;
+export const ENOSYS = 38;
 
 export function errnoName(errno: number): string {
   return ERRNO_NAMES[errno] ?? `errno ${errno}`;

@@ -3,7 +3,7 @@
 // then exec at once, never keep running Bun code they rely on being unconfined.
 import { ptr } from "bun:ffi";
 import { fstatSync } from "node:fs";
-import { ErrnoError, errnoName } from "./errno.ts";
+import { ENOSYS, ErrnoError, errnoName } from "./errno.ts";
 import { check, lastErrno, libc, withPinned } from "./libc.ts";
 
 // Same numbers on x86_64 and aarch64 (they were added after the tables merged).
@@ -17,7 +17,6 @@ const LANDLOCK_RULE_PATH_BENEATH = 1;
 const O_PATH = 0o10000000;
 const O_CLOEXEC = 0o2000000;
 
-const ENOSYS = 38;
 const EOPNOTSUPP = 95;
 
 /** Filesystem access rights (`LANDLOCK_ACCESS_FS_*`). */

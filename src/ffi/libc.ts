@@ -32,8 +32,20 @@ export const libc = dlopen(LIBC_PATH, {
   _exit: { args: [i32], returns: voidType },
   open: { args: [ptr, i32, i32], returns: i32 },
   flock: { args: [i32, i32], returns: i32 },
-  ioctl: { args: [i32, u64, ptr], returns: i32 },
 }).symbols;
+
+const ioctlSymbols = { ioctl: { args: [i32, u64, ptr], returns: i32 } } as const;
+let ioctlBinding: ReturnType<typeof dlopen<typeof ioctlSymbols>>["symbols"]["ioctl"] | null = null;
+
+/**
+ * ioctl(2), bound on first use: only seccomp user notification needs it (the
+ * launcher and the server's socket worker), and every symbol bound at import
+ * is start-up time for the exec wrapper, which runs for every program.
+ */
+export function ioctl(fd: number, request: bigint, argument: Pointer): number {
+  ioctlBinding ??= dlopen(LIBC_PATH, ioctlSymbols).symbols.ioctl;
+  return ioctlBinding(fd, request, argument);
+}
 
 // Linux only (macOS has no fexecve); null elsewhere.
 export const linuxLibc =

@@ -4,7 +4,7 @@
 import { ptr } from "bun:ffi";
 import { release } from "node:os";
 import { EACCES, ENOENT, ErrnoError } from "./errno.ts";
-import { check, lastErrno, libc, withPinned } from "./libc.ts";
+import { check, ioctl, lastErrno, libc, withPinned } from "./libc.ts";
 import { buildExecNotifyFilter, SECCOMP_RET_USER_NOTIF, seccompArch, socketFilterProgram, type SeccompArch } from "./seccomp.ts";
 
 const SECCOMP_SYSCALL: Record<SeccompArch, number> = { x64: 317, arm64: 277 };
@@ -74,7 +74,7 @@ export interface SeccompNotification {
 export function receiveNotification(listener: number): SeccompNotification | null {
   // The kernel refuses a buffer that is not zeroed.
   const buffer = new DataView(new ArrayBuffer(NOTIF_BYTES));
-  const result = withPinned([buffer], () => libc.ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, ptr(buffer)));
+  const result = withPinned([buffer], () => ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, ptr(buffer)));
   if (result === -1) {
     const errno = lastErrno();
     if (errno === ENOENT) return null;
@@ -95,7 +95,7 @@ export function receiveNotification(listener: number): SeccompNotification | nul
 export function notificationPending(listener: number, id: bigint): boolean {
   const value = new DataView(new ArrayBuffer(8));
   value.setBigUint64(0, id, true);
-  const result = withPinned([value], () => libc.ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, ptr(value)));
+  const result = withPinned([value], () => ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, ptr(value)));
   if (result === 0) return true;
   const errno = lastErrno();
   if (errno === ENOENT) return false;
@@ -112,7 +112,7 @@ export function answerNotification(listener: number, id: bigint, verdict: Notifi
   response.setBigUint64(0, id, true);
   if (verdict === "continue") response.setUint32(20, SECCOMP_USER_NOTIF_FLAG_CONTINUE, true);
   else response.setInt32(16, -EACCES, true);
-  const result = withPinned([response], () => libc.ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, ptr(response)));
+  const result = withPinned([response], () => ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, ptr(response)));
   if (result === 0) return true;
   const errno = lastErrno();
   if (errno === ENOENT) return false;

@@ -14,7 +14,7 @@
 // Runs once per tool call: keep imports light (no zod, no consola), and never
 // touch process.stdout/stderr (that sets O_NONBLOCK on shared pipes).
 import { writeSync } from "node:fs";
-import { ErrnoError } from "../ffi/errno.ts";
+import { EBUSY, ENOENT, ENOSYS, ErrnoError } from "../ffi/errno.ts";
 import {
   AccessFs,
   LandlockUnavailableError,
@@ -42,9 +42,6 @@ import { EXEC_LISTENER_MESSAGE, EXEC_MEDIATION_UNAVAILABLE, LAUNCHER_FAILURE_EXI
 export const SIMULATE_NO_LANDLOCK_ENV_VAR = "CODEX_EXEC_TEST_SIMULATE_NO_LANDLOCK";
 
 const PREFIX = "codex-linux-sandbox";
-const ENOSYS = 38;
-const ENOENT = 2;
-const EBUSY = 16;
 
 function printLine(line: string, fd = 2): void {
   writeSync(fd, `${PREFIX}: ${line}\n`);

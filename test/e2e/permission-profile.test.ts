@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { connect, type ExecResultJson, isolatedEnv, ROOT } from "../support.ts";
+import { READ_ONLY_PROFILE, workspaceWriteProfile } from "../sandbox/fixtures/codex-profiles.ts";
+import { connect, countingListener, type ExecResultJson, isolatedEnv, ROOT } from "../support.ts";
 
 if (process.platform !== "linux") throw new Error("these tests exercise the Linux sandbox");
 
@@ -28,46 +29,11 @@ for (const dir of [workspace, join(workspace, ".git"), outside, tmpdir]) mkdirSy
 let unique = 0;
 const fresh = (dir: string) => join(dir, `f-${++unique}`);
 
-let accepted = 0;
-const listener = Bun.listen<undefined>({
-  hostname: "127.0.0.1",
-  port: 0,
-  socket: {
-    open(socket) {
-      accepted++;
-      socket.end();
-    },
-    data() {},
-  },
-});
+const listener = countingListener();
 const TCP = `if exec 5<>/dev/tcp/127.0.0.1/${listener.port}; then echo tcp=ok; else echo tcp=failed; fi`;
 
-const special = (kind: string) => ({ type: "special", value: { kind } });
-const rootRead = { path: special("root"), access: "read" };
-
-/** Exactly what Codex 0.171 sends for `--sandbox workspace-write`, with a URI-encoded cwd. */
-function workspaceWrite(network = "restricted") {
-  return {
-    type: "managed",
-    file_system: {
-      type: "restricted",
-      entries: [
-        rootRead,
-        { path: { type: "path", path: workspace }, access: "write" },
-        { path: special("slash_tmp"), access: "write" },
-        { path: special("tmpdir"), access: "write" },
-        ...[".git", ".agents", ".codex", ".aws"].map((name) => ({
-          path: { type: "path", path: `${workspace}/${name}` },
-          access: "read",
-          missing_path_behavior: "skip",
-        })),
-      ],
-    },
-    network,
-  };
-}
-
-const readOnly = { type: "managed", file_system: { type: "restricted", entries: [rootRead] }, network: "restricted" };
+const workspaceWrite = (network?: string) => workspaceWriteProfile(workspace, network);
+const readOnly = READ_ONLY_PROFILE;
 
 function state(permissionProfile: unknown): Record<string, unknown> {
   return {
@@ -92,7 +58,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await client.close();
   await fallback.close();
-  listener.stop(true);
+  listener.stop();
   rmSync(base, { recursive: true, force: true });
 });
 
@@ -118,13 +84,13 @@ describe("permissionProfile through the server", () => {
     const inTmpdir = fresh(tmpdir);
     const elsewhere = fresh(outside);
     const inGit = fresh(join(workspace, ".git"));
-    const before = accepted;
+    const before = listener.accepted;
     const result = await run(`${touch(inside)}; ${touch(inTmpdir)}; ${touch(elsewhere)}; ${touch(inGit)}; ${TCP}`, both(workspaceWrite()));
     expect(existsSync(inside)).toBe(true);
     expect(existsSync(inTmpdir)).toBe(true);
     expect(existsSync(elsewhere)).toBe(false);
     expect(existsSync(inGit)).toBe(false);
-    expect(accepted).toBe(before);
+    expect(listener.accepted).toBe(before);
     expect(result.output).toContain("tcp=failed");
     expect(result.output).not.toContain("not enforced");
   });
@@ -146,10 +112,10 @@ describe("permissionProfile through the server", () => {
   });
 
   test("workspace-write with the network enabled reaches a loopback listener", async () => {
-    const before = accepted;
+    const before = listener.accepted;
     const result = await run(TCP, both(workspaceWrite("enabled")));
     expect(result.output).toContain("tcp=ok");
-    expect(accepted).toBe(before + 1);
+    expect(listener.accepted).toBe(before + 1);
   });
 
   test("read-only (`root: read` alone): not even the workspace is writable; no notice", async () => {
@@ -173,11 +139,11 @@ describe("permissionProfile through the server", () => {
 
   test("managed unrestricted with the network restricted: writes anywhere, no network", async () => {
     const elsewhere = fresh(outside);
-    const before = accepted;
+    const before = listener.accepted;
     const result = await run(`${touch(elsewhere)}; ${TCP}`, both({ type: "managed", file_system: { type: "unrestricted" }, network: "restricted" }));
     expect(existsSync(elsewhere)).toBe(true);
     expect(result.output).toContain("tcp=failed");
-    expect(accepted).toBe(before);
+    expect(listener.accepted).toBe(before);
   });
 
   test("an unreadable payload is a tool error quoting the part, and runs nothing", async () => {

@@ -8,7 +8,7 @@ import type { Subprocess } from "bun";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect, isolatedEnv, processesWith, SERVER_BINARY, setSandbox, shell, waitUntil } from "../support.ts";
+import { connect, type ExecResultJson, isolatedEnv, processesWith, SERVER_BINARY, setSandbox, shell, waitUntil } from "../support.ts";
 
 const PYTHON = "/usr/bin/python3";
 const DISABLE_NAMESPACES = "CODEX_EXEC_DISABLE_NAMESPACES";
@@ -60,6 +60,14 @@ function escapers(tag: string): string {
     `for i in $(seq 100); do [ "$(pgrep -fc '^sleep ${tag}')" -ge 3 ] && break; sleep 0.05; done`,
     `echo "running=$(pgrep -fc '^sleep ${tag}')"`,
   ].join("\n");
+}
+
+/** Runs escapers() with a fresh tag in a fresh workspace-write directory named `name`. */
+async function runEscapers(client: Client, name: string): Promise<{ tag: string; result: ExecResultJson }> {
+  const tag = marker();
+  const workdir = freshDir(name);
+  await setSandbox(client, workspaceWrite(), workdir);
+  return { tag, result: await shell(client, { command: escapers(tag), workdir }) };
 }
 
 function killAll(pids: number[]): void {
@@ -264,10 +272,7 @@ describe("namespace sandbox", () => {
   });
 
   test("8. nothing started by a call outlives it: setsid, double fork, nohup, descriptors closed", async () => {
-    const tag = marker();
-    const workdir = freshDir("outlive");
-    await setSandbox(client, workspaceWrite(), workdir);
-    const result = await shell(client, { command: escapers(tag), workdir });
+    const { tag, result } = await runEscapers(client, "outlive");
     expect(result.output).toBe("running=3\n");
     const left = processesWith(tag);
     killAll(left);
@@ -432,10 +437,7 @@ describe(`fallback without namespaces (${DISABLE_NAMESPACES}=1)`, () => {
   });
 
   test("what it loses is real: a process that leaves the group and its descriptors outlives the call", async () => {
-    const tag = marker();
-    const workdir = freshDir("fallback-outlive");
-    await setSandbox(client, workspaceWrite(), workdir);
-    const result = await shell(client, { command: escapers(tag), workdir });
+    const { tag, result } = await runEscapers(client, "fallback-outlive");
     const survivors = processesWith(tag);
     killAll(survivors);
     expect(result.output).toBe("running=3\n");

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { connect, type ExecResultJson, isolatedEnv, ROOT, setSandbox, shell, tempDir, restartIfLost } from "../support.ts";
+import { connect, countingListener, type ExecResultJson, isolatedEnv, ROOT, setSandbox, shell, tempDir, restartIfLost } from "../support.ts";
 
 if (process.platform !== "linux") throw new Error("these tests exercise the Linux sandbox (Landlock + seccomp)");
 
@@ -49,20 +49,7 @@ function fresh(dir: string, name = "f"): string {
   return join(dir, `${name}-${++unique}`);
 }
 
-// A TCP listener on the loopback: every connection that reaches it is counted.
-let accepted = 0;
-const listener = Bun.listen<undefined>({
-  hostname: "127.0.0.1",
-  port: 0,
-  socket: {
-    open(socket) {
-      accepted++;
-      socket.write("hello\n");
-      socket.end();
-    },
-    data() {},
-  },
-});
+const listener = countingListener();
 const PORT = listener.port;
 
 /** Bash alone (no program started): /dev/tcp. */
@@ -165,7 +152,7 @@ beforeAll(startShared);
 restartIfLost(() => client, startShared);
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
-  listener.stop(true);
+  listener.stop();
   rmSync(outsideBase, { recursive: true, force: true });
   rmSync(slashTmpDir, { recursive: true, force: true });
 });
@@ -356,7 +343,7 @@ describe("network", () => {
     test(`${name}: TCP to 127.0.0.1 fails from Bash and from Python; CODEX_SANDBOX_NETWORK_DISABLED=1`, async () => {
       const workdir = outsideDir("net-off");
       await setSandbox(client, policy, workdir);
-      const before = accepted;
+      const before = listener.accepted;
       const commands = [`echo "disabled=$CODEX_SANDBOX_NETWORK_DISABLED"`, BASH_TCP];
       if (PYTHON !== null) commands.push(py(PY_TCP));
       const result = await shell(client, { command: commands.join("; "), workdir });
@@ -366,19 +353,19 @@ describe("network", () => {
       if (PYTHON !== null) expect(result.output).toEndWith("py-tcp=error errno=1 PermissionError\n");
       // Give a connection that slipped through time to be counted.
       await Bun.sleep(100);
-      expect(accepted).toBe(before);
+      expect(listener.accepted).toBe(before);
     });
   }
 
   test("workspace-write with network_access: true reaches the listener from Bash and from Python", async () => {
     const workdir = outsideDir("net-on");
     await setSandbox(client, workspaceWrite({ network_access: true }), workdir);
-    const before = accepted;
+    const before = listener.accepted;
     const commands = [`echo "disabled=\${CODEX_SANDBOX_NETWORK_DISABLED-unset}"`, BASH_TCP];
     if (PYTHON !== null) commands.push(py(PY_TCP));
     const result = await shell(client, { command: commands.join("; "), workdir });
     expect(result.output).toBe(`disabled=unset\nbash-tcp=hello\n${PYTHON !== null ? "py-tcp=hello\n" : ""}`);
-    expect(accepted).toBe(before + (PYTHON !== null ? 2 : 1));
+    expect(listener.accepted).toBe(before + (PYTHON !== null ? 2 : 1));
     // The filesystem stays confined.
     const outside = fresh(outsideDir("net-on-outside"));
     expect((await shell(client, { command: touchCmd(outside), workdir })).output).toEndWith("touch=1\n");
@@ -607,7 +594,7 @@ describe("Landlock unavailable (simulated through the launcher's test seam)", ()
   test("with --allow-unsandboxed the command runs, the output carries the warning, and the network stays off", async () => {
     const workdir = outsideDir("no-landlock-degraded");
     const marker = fresh(workdir);
-    const before = accepted;
+    const before = listener.accepted;
     const result = await shell(degraded, {
       command: `${touchCmd(marker)}; echo "seam=\${${SIMULATE_NO_LANDLOCK}-unset} net=$CODEX_SANDBOX_NETWORK_DISABLED"; ${BASH_TCP}`,
       workdir,
@@ -619,7 +606,7 @@ describe("Landlock unavailable (simulated through the launcher's test seam)", ()
     expect(result.output).toEndWith("bash-tcp=failed\n");
     expect(existsSync(marker)).toBe(true);
     await Bun.sleep(100);
-    expect(accepted).toBe(before);
+    expect(listener.accepted).toBe(before);
   });
 
   test("--allow-unsandboxed changes nothing where Landlock works", async () => {
@@ -637,14 +624,14 @@ describe("no platform sandbox", () => {
     const workdir = outsideDir("full-cwd");
     await setSandbox(client, { type: "danger-full-access" }, workdir);
     const targets = [fresh(workdir), fresh(outsideDir("full-elsewhere")), fresh(slashTmpDir)];
-    const before = accepted;
+    const before = listener.accepted;
     const result = await shell(client, {
       command: `${targets.map(touchCmd).join("; ")}; echo "disabled=\${CODEX_SANDBOX_NETWORK_DISABLED-unset}"; ${BASH_TCP}; ${STATUS_CMD}`,
       workdir: tempDir(),
     });
     expect(result.output).toBe(`touch=0\ntouch=0\ntouch=0\ndisabled=unset\nbash-tcp=hello\n${UNCONFINED_STATUS}`);
     for (const target of targets) expect(existsSync(target)).toBe(true);
-    expect(accepted).toBe(before + 1);
+    expect(listener.accepted).toBe(before + 1);
   });
 
   test("external-sandbox: full disk access, no platform sandbox of ours (the network is the outer sandbox's job)", async () => {

@@ -35,6 +35,15 @@ function stage(args: string[], script: string, cwd = root): Run {
   return { exitCode: run.exitCode, stdout: run.stdout?.toString() ?? "", stderr: run.stderr?.toString() ?? "" };
 }
 
+/** A new directory in `base` and a symbolic link to it: what the server resolved, swapped for a link since. */
+function linkedDirectory(targetName: string, linkName: string): { target: string; link: string } {
+  const target = join(base, targetName);
+  mkdirSync(target);
+  const link = join(base, linkName);
+  symlinkSync(target, link);
+  return { target, link };
+}
+
 describe("namespace stage", () => {
   test("the probe passes here, and the server's detection says so; the test switch forces the fallback", () => {
     const probe = Bun.spawnSync([STAGE, ...NAMESPACE_PROBE_ARGS], { argv0: NAMESPACE_STAGE_ARGV0 } as Parameters<typeof Bun.spawnSync>[1] & { argv0: string });
@@ -59,20 +68,14 @@ describe("namespace stage", () => {
   });
 
   test("a root that is not what the server resolved (a symlink now) is skipped and stays read-only", () => {
-    const target = join(base, "symlink-target");
-    mkdirSync(target);
-    const link = join(base, "link-root");
-    symlinkSync(target, link);
+    const { target, link } = linkedDirectory("symlink-target", "link-root");
     const run = stage(namespaceStageArgs({ writableRoots: [link], readOnlyPaths: [], unshareNetwork: false, reportFd: null }), `touch ${link}/x; echo touch=$?`, base);
     expect(run.stdout).toBe("touch=1\n");
     expect(existsSync(join(target, "x"))).toBe(false);
   });
 
   test("a read-only path that is not what the server resolved (a symlink now) fails the call; nothing runs", () => {
-    const target = join(base, "ro-target");
-    mkdirSync(target);
-    const link = join(base, "ro-link");
-    symlinkSync(target, link);
+    const { link } = linkedDirectory("ro-target", "ro-link");
     const marker = join(root, "ran");
     const run = stage(namespaceStageArgs({ writableRoots: [root], readOnlyPaths: [link], unshareNetwork: false, reportFd: null }), `touch ${marker}`);
     expect(run.exitCode).toBe(LAUNCHER_FAILURE_EXIT_CODE);

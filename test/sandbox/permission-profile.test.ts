@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAnySandboxState, pathFromWire, readOnlyPathsNotice } from "../../src/sandbox/permission-profile.ts";
 import { networkAllowed, SandboxStateError, writableRoots } from "../../src/sandbox/policy.ts";
+import { path, READ_ONLY_PROFILE, special, workspaceWriteProfile } from "./fixtures/codex-profiles.ts";
 
 const cwd = realpathSync(mkdtempSync(join(tmpdir(), "codex-profile-")));
 mkdirSync(join(cwd, ".git"));
@@ -14,29 +15,7 @@ mkdirSync(join(cwd, ".codex"));
 afterAll(() => rmSync(cwd, { recursive: true, force: true }));
 const env = { TMPDIR: "/var/tmp" };
 
-const special = (kind: string, extra: Record<string, unknown> = {}) => ({ type: "special", value: { kind, ...extra } });
-const path = (p: string) => ({ type: "path", path: p });
-
-/** What Codex 0.171 sends for `--sandbox workspace-write`. */
-function workspaceWriteProfile(network = "restricted") {
-  return {
-    type: "managed",
-    file_system: {
-      type: "restricted",
-      entries: [
-        { path: special("root"), access: "read" },
-        { path: path(cwd), access: "write" },
-        { path: special("slash_tmp"), access: "write" },
-        { path: special("tmpdir"), access: "write" },
-        { path: path(`${cwd}/.git`), access: "read", missing_path_behavior: "skip" },
-        { path: path(`${cwd}/.agents`), access: "read", missing_path_behavior: "skip" },
-        { path: path(`${cwd}/.codex`), access: "read", missing_path_behavior: "skip" },
-        { path: path(`${cwd}/.aws`), access: "read", missing_path_behavior: "skip" },
-      ],
-    },
-    network,
-  };
-}
+const workspaceWrite = (network?: string) => workspaceWriteProfile(cwd, network);
 
 const payload = (permissionProfile: unknown, extra: Record<string, unknown> = {}) => ({
   permissionProfile,
@@ -59,7 +38,7 @@ function parseError(params: unknown): string {
 
 describe("permissionProfile (current Codex)", () => {
   test("workspace-write: the cwd, /tmp and $TMPDIR are writable; existing .git/.codex are read-only; missing skip entries dropped", () => {
-    const state = parseAnySandboxState(payload(workspaceWriteProfile()), env);
+    const state = parseAnySandboxState(payload(workspaceWrite()), env);
     expect(state.sandboxCwd).toBe(cwd);
     expect(state.codexLinuxSandboxExe).toBe("/opt/codex/codex");
     expect(state.sandboxPolicy).toEqual({
@@ -75,7 +54,7 @@ describe("permissionProfile (current Codex)", () => {
   });
 
   test("a read entry without `skip` is kept even when missing; one outside every writable root is not a carve-out", () => {
-    const profile = workspaceWriteProfile();
+    const profile = workspaceWrite();
     profile.file_system.entries.push({ path: path(`${cwd}/missing-but-asked`), access: "read" });
     profile.file_system.entries.push({ path: path("/etc"), access: "read" });
     const state = parseAnySandboxState(payload(profile), env);
@@ -83,12 +62,12 @@ describe("permissionProfile (current Codex)", () => {
   });
 
   test("network enabled", () => {
-    const state = parseAnySandboxState(payload(workspaceWriteProfile("enabled")), env);
+    const state = parseAnySandboxState(payload(workspaceWrite("enabled")), env);
     expect(networkAllowed(state.sandboxPolicy)).toBe(true);
   });
 
   test("read-only: only `root: read` means nothing writable, not even the cwd", () => {
-    const profile = { type: "managed", file_system: { type: "restricted", entries: [{ path: special("root"), access: "read" }] }, network: "restricted" };
+    const profile = READ_ONLY_PROFILE;
     const state = parseAnySandboxState(payload(profile), env);
     expect(state.sandboxPolicy).toEqual({ type: "read-only", network_access: false });
     expect(writableRoots(state.sandboxPolicy, state.sandboxCwd, env)).toEqual([]);
@@ -149,7 +128,7 @@ describe("permissionProfile (current Codex)", () => {
   });
 
   test("unknown keys anywhere are ignored", () => {
-    const profile = { ...workspaceWriteProfile(), future: 1 };
+    const profile = { ...workspaceWrite(), future: 1 };
     profile.file_system.entries[1] = { ...profile.file_system.entries[1]!, ...{ extra: true } };
     expect(() => parseAnySandboxState(payload(profile, { somethingNew: { a: 1 } }), env)).not.toThrow();
   });
@@ -216,7 +195,7 @@ describe("the 0.97 sandboxPolicy form", () => {
 
 describe("readOnlyPathsNotice", () => {
   test("says which paths were not enforced, once; nothing when none were asked for", () => {
-    const state = parseAnySandboxState(payload(workspaceWriteProfile()), env);
+    const state = parseAnySandboxState(payload(workspaceWrite()), env);
     expect(readOnlyPathsNotice(state)).toBe(`codex-exec-mcp: warning: not enforced, these paths stay writable: ${cwd}/.git, ${cwd}/.codex`);
     expect(readOnlyPathsNotice({ ...state, readOnlyPaths: [] })).toBeNull();
   });
