@@ -140,6 +140,14 @@ describe("what an escalation runs", () => {
   });
 });
 
+/**
+ * The interpreter itself, not a version manager's shim: a shim is a script
+ * whose own dozens of execs each go through the wrapper, and whose helpers
+ * were seen to lose the socket variable here (a flaky "(unset)" from the
+ * wrapper, once in nine runs of this file).
+ */
+const PYTHON = ["/usr/bin/python3", "/usr/local/bin/python3"].find((path) => existsSync(path)) ?? "python3";
+
 describe("the server side keeps serving whatever a sandboxed process sends", () => {
   // A hostile program inside the shell, speaking to the inherited socket.
   const HOSTILE = String.raw`
@@ -173,7 +181,7 @@ except Exception as e:
       writeFileSync(join(dir, "hostile.py"), HOSTILE);
       const seen: ExecRequest[] = [];
       const timeout = mode === "half" ? "timeout 1 " : "";
-      const result = await run(`${timeout}python3 hostile.py ${mode}; /bin/echo still-serving`, decider({}, seen), { workdir: dir });
+      const result = await run(`${timeout}${PYTHON} hostile.py ${mode}; /bin/echo still-serving`, decider({}, seen), { workdir: dir });
       if (mode !== "half") expect(result.output).toContain(`${mode} reply: 0`);
       expect(result.output).toEndWith("still-serving\n");
       expect(seen.some((request) => request.file === "/bin/echo")).toBe(true);
